@@ -1,0 +1,52 @@
+"""dpa: deterministic augmentation parameters at array speed.
+
+Every sample's parameters (rotation, brightness, noise, scale, contrast) are
+a pure function of its sample id and the config, bit-identical to DPA 0.2.1
+("Deterministic Procedural Augmentation"), generated as NumPy structured
+arrays by compiled kernels that release the GIL.
+
+Compatibility guarantee: for the same sample id and config, ``dpa`` returns
+the same five floats and the same hash as DPA 0.2.1 (SHA-256 per FIPS 180-4,
+MT19937 per Matsumoto & Nishimura 1998 as seeded by CPython's
+``random.seed``), on every CPU and kernel path.
+"""
+
+from .chain import fib, gen_augmentation_params, gen_augmentation_seed
+from .config import FIELDS, PRESETS, AugmentationConfig, get_preset
+from .engine import (
+    MAX_SAMPLE_ID,
+    PARAM_DTYPE,
+    PARAM_HASH_DTYPE,
+    SCHEMES,
+    available_kernel_paths,
+    default_threads,
+    generate,
+    get_kernel_paths,
+    record_dtype,
+    set_kernel_paths,
+)
+from .stream import ParamStream, stream_augmentation_chain
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FIELDS",
+    "MAX_SAMPLE_ID",
+    "PARAM_DTYPE",
+    "PARAM_HASH_DTYPE",
+    "PRESETS",
+    "SCHEMES",
+    "AugmentationConfig",
+    "ParamStream",
+    "available_kernel_paths",
+    "default_threads",
+    "fib",
+    "gen_augmentation_params",
+    "gen_augmentation_seed",
+    "generate",
+    "get_kernel_paths",
+    "get_preset",
+    "record_dtype",
+    "set_kernel_paths",
+    "stream_augmentation_chain",
+]

@@ -1,0 +1,368 @@
+"""The vectorized generator: record dtypes, kernel paths, threads, ``generate``.
+
+``generate(ids, config)`` fills a NumPy structured array with one record per
+sample id.  The work is done by compiled kernels (``dpa._core``) that release
+the GIL; large requests are split across a persistent pool of Python threads.
+Every record depends only on its sample id, the config and the seeding
+(``scheme``, ``rank``, ``base_seed``), so results are identical for any
+thread count, block size, id order or kernel path.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from . import _core
+from .chain import fib_strings
+from .config import FIELDS, AugmentationConfig
+
+__all__ = [
+    "PARAM_DTYPE",
+    "PARAM_HASH_DTYPE",
+    "SCHEMES",
+    "MAX_SAMPLE_ID",
+    "generate",
+    "record_dtype",
+    "available_kernel_paths",
+    "get_kernel_paths",
+    "set_kernel_paths",
+    "default_threads",
+]
+
+#: Largest sample id: ids are non-negative int64.
+MAX_SAMPLE_ID = 2**63 - 1
+
+#: One record per sample: the id and the five parameters, 48 bytes.
+PARAM_DTYPE = np.dtype([("sample_id", "<i8")] + [(f, "<f8") for f in FIELDS])
+
+#: As ``PARAM_DTYPE`` plus DPA's ``hash``: the 64 hex characters of the chain
+#: digest, as bytes (``rec["hash"].decode()`` gives DPA's string), 112 bytes.
+PARAM_HASH_DTYPE = np.dtype(PARAM_DTYPE.descr + [("hash", "S64")])
+
+_HASH_OFFSET = PARAM_HASH_DTYPE.fields["hash"][1]
+
+#: Seeding schemes ``generate`` accepts.  ``"dpa"``: DPA 0.2.1's SHA-256
+#: Fibonacci chain and MT19937, bit for bit.
+SCHEMES = ("dpa",)
+
+
+def record_dtype(hash: bool = False) -> np.dtype:
+    """The record dtype ``generate`` returns: ``PARAM_HASH_DTYPE`` if ``hash``."""
+    return PARAM_HASH_DTYPE if hash else PARAM_DTYPE
+
+
+# ---- kernel paths ------------------------------------------------------------
+
+_PATH_BITS = {"avx2": _core.PATH_AVX2, "sha-ni": _core.PATH_SHANI}
+_CPU_PATH_BITS = _core.cpu_paths()
+
+
+def available_kernel_paths() -> tuple[str, ...]:
+    """Accelerated kernel paths this CPU supports, e.g. ``("avx2", "sha-ni")``."""
+    return tuple(name for name, bit in _PATH_BITS.items() if _CPU_PATH_BITS & bit)
+
+
+def _parse_paths(paths: str | Iterable[str]) -> int:
+    if isinstance(paths, str):
+        if paths == "auto":
+            return _CPU_PATH_BITS
+        if paths == "portable":
+            return 0
+        names = [p.strip() for p in paths.split(",") if p.strip()]
+    else:
+        names = list(paths)
+    bits = 0
+    for name in names:
+        if name not in _PATH_BITS:
+            raise ValueError(
+                f"unknown kernel path {name!r}; use 'auto', 'portable' or a subset of "
+                f"{sorted(_PATH_BITS)}"
+            )
+        bits |= _PATH_BITS[name]
+    return bits & _CPU_PATH_BITS
+
+
+_paths = _parse_paths(os.environ.get("DPA_KERNEL_PATHS", "auto"))
+
+
+def set_kernel_paths(paths: str | Iterable[str] = "auto") -> tuple[str, ...]:
+    """Choose the kernel paths used from now on; returns the paths in effect.
+
+    ``"auto"`` (the default) uses every accelerated path the CPU supports;
+    ``"portable"`` forces the portable C path; an iterable of names (or a
+    comma-separated string) such as ``["avx2"]`` enables just those, where
+    supported.  All paths give bit-identical results.  The environment
+    variable ``DPA_KERNEL_PATHS`` sets the initial choice with the same syntax.
+    """
+    global _paths
+    _paths = _parse_paths(paths)
+    return get_kernel_paths()
+
+
+def get_kernel_paths() -> tuple[str, ...]:
+    """The accelerated paths in use (empty: portable)."""
+    return tuple(name for name, bit in _PATH_BITS.items() if _paths & bit)
+
+
+# ---- threads -----------------------------------------------------------------
+
+#: Below this many records per thread, splitting costs more than it saves.
+_MIN_PER_THREAD = 4096
+
+
+def default_threads() -> int:
+    """Threads ``generate`` uses by default.
+
+    ``DPA_NUM_THREADS`` if set, else the number of CPUs this process may run on.
+    """
+    env = os.environ.get("DPA_NUM_THREADS")
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            raise ValueError(f"DPA_NUM_THREADS should be a positive integer, got {env!r}") from None
+        if n < 1:
+            raise ValueError(f"DPA_NUM_THREADS should be a positive integer, got {env!r}")
+        return n
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+class _Pool:
+    """A lazily created, persistent pool of worker threads that grows on demand."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._size = 0
+
+    def run(self, calls: list[tuple[Any, ...]]) -> None:
+        """Run ``fn(*args)`` for each ``(fn, *args)``: the first in this thread."""
+        if len(calls) == 1:
+            fn, *args = calls[0]
+            fn(*args)
+            return
+        with self._lock:
+            if self._size < len(calls) - 1:
+                self._size = len(calls) - 1
+                old, self._executor = self._executor, ThreadPoolExecutor(
+                    max_workers=self._size, thread_name_prefix="dpa"
+                )
+                if old is not None:
+                    old.shutdown(wait=False)
+            executor = self._executor
+        futures = [executor.submit(*call) for call in calls[1:]]
+        fn, *args = calls[0]
+        try:
+            fn(*args)
+        finally:
+            for f in futures:
+                f.result()
+
+
+_pool = _Pool()
+
+
+def _check_threads(threads: int | None) -> int:
+    if threads is None:
+        return default_threads()
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ValueError(f"threads should be a positive integer, but got threads={threads!r}")
+    return int(threads)
+
+
+# ---- ids ---------------------------------------------------------------------
+
+
+def _check_ids(ids: Any) -> tuple[int, range | np.ndarray]:
+    """Validate ``ids``; return ``(count, range_or_int64_array)``."""
+    if isinstance(ids, range):
+        if len(ids) == 0:
+            return 0, ids
+        lo, hi = min(ids[0], ids[-1]), max(ids[0], ids[-1])
+        if lo < 0:
+            raise ValueError(f"sample ids must be non-negative, but the range holds {lo}")
+        if hi > MAX_SAMPLE_ID:
+            raise ValueError(f"sample ids must be at most 2**63-1, but the range holds {hi}")
+        if len(ids) == 1:
+            ids = range(ids[0], ids[0] + 1)
+        return len(ids), ids
+    if isinstance(ids, (bool, int, float, np.generic)) or ids is None:
+        raise TypeError(
+            f"ids should be a range or a 1-D array of integers, but got {type(ids).__name__}"
+        )
+    arr = np.asarray(ids)
+    if arr.ndim != 1:
+        raise ValueError(f"ids should be 1-D, but got an array of shape {arr.shape}")
+    if arr.dtype == np.bool_:
+        raise TypeError("ids should be integers, but got a boolean array")
+    if arr.dtype.kind == "O" and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in arr.tolist()
+    ):
+        bad = next(v for v in arr.tolist() if not 0 <= v <= MAX_SAMPLE_ID)
+        raise ValueError(f"sample ids must be in [0, 2**63-1], but got {bad}")
+    if arr.dtype.kind not in "iu":
+        if arr.size == 0:
+            return 0, np.empty(0, np.int64)
+        raise TypeError(f"ids should be integers, but got an array of dtype {arr.dtype}")
+    if arr.size:
+        if arr.dtype.kind == "u" and arr.max() > MAX_SAMPLE_ID:
+            raise ValueError(f"sample ids must be at most 2**63-1, but got {int(arr.max())}")
+        if arr.dtype.kind == "i" and arr.min() < 0:
+            raise ValueError(f"sample ids must be non-negative, but got {int(arr.min())}")
+    return arr.shape[0], arr.astype(np.int64, copy=False)
+
+
+def _check_out(out: Any, n: int, dtype: np.dtype) -> np.ndarray:
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out should be a numpy array, but got {type(out).__name__}")
+    if out.dtype != dtype:
+        raise ValueError(f"out should have dtype {dtype}, but has {out.dtype}")
+    if out.shape != (n,):
+        raise ValueError(f"out should have shape ({n},) for {n} ids, but has shape {out.shape}")
+    if not out.flags.c_contiguous:
+        raise ValueError("out should be C-contiguous")
+    if not out.flags.writeable:
+        raise ValueError("out should be writeable")
+    return out
+
+
+# ---- kernels -----------------------------------------------------------------
+
+
+@lru_cache(maxsize=64)
+def _chain_tails(depth: int) -> tuple[np.ndarray, np.ndarray]:
+    return _core.chain_tail_blocks(fib_strings(depth))
+
+
+@lru_cache(maxsize=256)
+def _dpa_kernel(prefix: bytes, config: AugmentationConfig) -> _core.DPAKernel:
+    wk, start = _chain_tails(config.augmentation_depth)
+    lows, spans = config.lows_and_spans()
+    return _core.DPAKernel(prefix, wk, start, lows, spans)
+
+
+def _check_int(value: Any, name: str, minimum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} should be an integer, but got {name}={value!r}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} should be >= {minimum}, but got {name}={value}")
+    return value
+
+
+def rank_prefix(rank: int | None, base_seed: int = 0) -> bytes:
+    """The message prefix of DPA's rank-aware seeding, ``b"{base_seed}:{rank}:"``.
+
+    ``rank=None`` gives DPA's plain seeding (no prefix); ``base_seed`` then
+    must be 0, since DPA only uses it with a rank.
+    """
+    if rank is None:
+        if _check_int(base_seed, "base_seed") != 0:
+            raise ValueError("base_seed only applies to rank-aware seeding: pass rank= too")
+        return b""
+    rank = _check_int(rank, "rank", 0)
+    base_seed = _check_int(base_seed, "base_seed")
+    return f"{base_seed}:{rank}:".encode()
+
+
+def kernel_for(
+    config: AugmentationConfig | None = None,
+    *,
+    scheme: str = "dpa",
+    rank: int | None = None,
+    base_seed: int = 0,
+):
+    """The compiled kernel for a config and seeding (validated, cached)."""
+    if config is None:
+        config = AugmentationConfig()
+    elif not isinstance(config, AugmentationConfig):
+        raise TypeError(f"config should be an AugmentationConfig, but got {type(config).__name__}")
+    if scheme not in SCHEMES:
+        raise ValueError(f"unknown scheme {scheme!r}; available: {list(SCHEMES)}")
+    return _dpa_kernel(rank_prefix(rank, base_seed), config)
+
+
+def generate(
+    ids: range | np.ndarray | Iterable[int],
+    config: AugmentationConfig | None = None,
+    *,
+    out: np.ndarray | None = None,
+    threads: int | None = None,
+    hash: bool = False,
+    scheme: str = "dpa",
+    rank: int | None = None,
+    base_seed: int = 0,
+) -> np.ndarray:
+    """generate(ids, config=None, *, out=None, threads=None, hash=False, scheme="dpa", rank=None, base_seed=0)
+
+    Augmentation parameters for many samples, as a structured array.
+
+    Parameters
+    ----------
+    ids : range or 1-D array of int
+        Sample ids, each in ``[0, 2**63 - 1]``, in any order, duplicates
+        allowed.  A ``range`` (any step) is never materialised as a list.
+    config : AugmentationConfig, optional
+        Ranges and chain depth; DPA's defaults (``"moderate"``) when omitted.
+    out : ndarray, optional
+        A C-contiguous array of ``record_dtype(hash)`` and shape ``(len(ids),)``
+        to fill instead of allocating, so that hot loops reuse one buffer.
+    threads : int, optional
+        Threads to split the work across (default :func:`default_threads`).
+        The result does not depend on it.
+    hash : bool
+        Include DPA's hex digest as the ``hash`` field (``PARAM_HASH_DTYPE``).
+    scheme : str
+        ``"dpa"``: DPA 0.2.1's scheme, bit for bit.
+    rank, base_seed : int, optional
+        DPA's rank-aware seeding: the chain starts from
+        ``sha256(f"{base_seed}:{rank}:{sample_id}")`` as in DPA's
+        ``gen_distributed_augmentation_params``.
+
+    Returns
+    -------
+    ndarray
+        ``out`` if given, else a new array; record ``k`` is sample ``ids[k]``.
+
+    Examples
+    --------
+    >>> import dpa
+    >>> p = dpa.generate(range(1000), dpa.get_preset("mild"))
+    >>> p["rotation"][:3]  # doctest: +SKIP
+    """
+    kernel = kernel_for(config, scheme=scheme, rank=rank, base_seed=base_seed)
+    nthreads = _check_threads(threads)
+    n, ids_ = _check_ids(ids)
+    dtype = record_dtype(bool(hash))
+    out = np.empty(n, dtype) if out is None else _check_out(out, n, dtype)
+    if n == 0:
+        return out
+    hash_offset = _HASH_OFFSET if hash else -1
+    paths = _paths
+    if isinstance(ids_, range):
+        first, step = ids_[0], ids_.step
+
+        def work(a: int, b: int) -> None:
+            _core.fill_range_ids(out, a, b, first + a * step, step)
+            kernel.fill(out, a, b, hash_offset, paths)
+
+    else:
+        out["sample_id"] = ids_
+
+        def work(a: int, b: int) -> None:
+            kernel.fill(out, a, b, hash_offset, paths)
+
+    parts = max(1, min(nthreads, n // _MIN_PER_THREAD))
+    bounds = [n * k // parts for k in range(parts + 1)]
+    _pool.run([(work, bounds[k], bounds[k + 1]) for k in range(parts)])
+    return out

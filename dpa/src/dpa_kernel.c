@@ -1,0 +1,444 @@
+/*
+ * dpa_kernel.c -- see dpa_kernel.h for the algorithm and the layers.
+ *
+ * Paths (chosen at run time, all bit-identical, each tested):
+ *   portable  lane-major C, vectorized by the compiler for the baseline ISA;
+ *   AVX2      the same source compiled for AVX2 (dpa_lanes.h, included twice);
+ *   SHA-NI    the hash chain with the x86 SHA extensions, two samples
+ *             interleaved to hide the latency of sha256rnds2.
+ * Build with -ffp-contract=off (setup.py does): the only floating-point
+ * expression, low + span * u, must round twice as Python does, never fuse.
+ */
+#include "dpa_kernel.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define DPA_X86 1
+#include <cpuid.h>
+#include <immintrin.h>
+#else
+#define DPA_X86 0
+#endif
+
+/* Samples per group: lanes of the vectorized kernels.  32 lanes give the
+ * MT19937 seeding chain enough independent work to hide its latency. */
+#define DPA_GROUP 32
+
+/* ---- SHA-256 constants and helpers (FIPS 180-4, section 4.2.2) ---------- */
+
+static const uint32_t K256[64] = {
+    0x428a2f98u, 0x71374491u, 0xb5c0fbcfu, 0xe9b5dba5u, 0x3956c25bu, 0x59f111f1u,
+    0x923f82a4u, 0xab1c5ed5u, 0xd807aa98u, 0x12835b01u, 0x243185beu, 0x550c7dc3u,
+    0x72be5d74u, 0x80deb1feu, 0x9bdc06a7u, 0xc19bf174u, 0xe49b69c1u, 0xefbe4786u,
+    0x0fc19dc6u, 0x240ca1ccu, 0x2de92c6fu, 0x4a7484aau, 0x5cb0a9dcu, 0x76f988dau,
+    0x983e5152u, 0xa831c66du, 0xb00327c8u, 0xbf597fc7u, 0xc6e00bf3u, 0xd5a79147u,
+    0x06ca6351u, 0x14292967u, 0x27b70a85u, 0x2e1b2138u, 0x4d2c6dfcu, 0x53380d13u,
+    0x650a7354u, 0x766a0abbu, 0x81c2c92eu, 0x92722c85u, 0xa2bfe8a1u, 0xa81a664bu,
+    0xc24b8b70u, 0xc76c51a3u, 0xd192e819u, 0xd6990624u, 0xf40e3585u, 0x106aa070u,
+    0x19a4c116u, 0x1e376c08u, 0x2748774cu, 0x34b0bcb5u, 0x391c0cb3u, 0x4ed8aa4au,
+    0x5b9cca4fu, 0x682e6ff3u, 0x748f82eeu, 0x78a5636fu, 0x84c87814u, 0x8cc70208u,
+    0x90befffau, 0xa4506cebu, 0xbef9a3f7u, 0xc67178f2u};
+
+static const uint32_t SHA256_IV[8] = {0x6a09e667u, 0xbb67ae85u, 0x3c6ef372u, 0xa54ff53au,
+                                      0x510e527fu, 0x9b05688cu, 0x1f83d9abu, 0x5be0cd19u};
+
+#define ROTR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+#define BSIG0(x) (ROTR(x, 2) ^ ROTR(x, 13) ^ ROTR(x, 22))
+#define BSIG1(x) (ROTR(x, 6) ^ ROTR(x, 11) ^ ROTR(x, 25))
+#define SSIG0(x) (ROTR(x, 7) ^ ROTR(x, 18) ^ ((x) >> 3))
+#define SSIG1(x) (ROTR(x, 17) ^ ROTR(x, 19) ^ ((x) >> 10))
+#define CH(x, y, z) (((x) & (y)) ^ (~(x) & (z)))
+#define MAJ(x, y, z) (((x) & (y)) ^ ((x) & (z)) ^ ((y) & (z)))
+
+/* One round in every lane; the caller rotates the names of a..h. */
+#define LANE_ROUND(a, b, c, d, e, f, g, h, WK)                                  \
+    for (l = 0; l < DPA_GROUP; l++) {                                          \
+        uint32_t t1_ = h[l] + BSIG1(e[l]) + CH(e[l], f[l], g[l]) + (WK);       \
+        uint32_t t2_ = BSIG0(a[l]) + MAJ(a[l], b[l], c[l]);                    \
+        d[l] += t1_;                                                           \
+        h[l] = t1_ + t2_;                                                      \
+    }
+
+static inline uint32_t load_be32(const unsigned char *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+/* Four lowercase hex characters of a 16-bit value, as the big-endian message
+ * word SHA-256 reads them.  Branch-free so that it vectorizes: spread the
+ * nibbles into bytes, add '0', and add 'a' - '0' - 10 = 39 where nibble > 9
+ * (nibble + 6 carries into bit 4 exactly then). */
+static inline uint32_t hex_word(uint32_t x)
+{
+    uint32_t b = ((x & 0xf000u) << 12) | ((x & 0x0f00u) << 8) | ((x & 0x00f0u) << 4) | (x & 0x000fu);
+    uint32_t m = ((b + 0x06060606u) >> 4) & 0x01010101u;
+    return b + 0x30303030u + m * 39u;
+}
+
+/* ---- MT19937 as CPython seeds it --------------------------------------- */
+
+#define MT_N 624
+#define MT_N_KEEP 19 /* state words 2..10 (slots 0..8) and 397..406 (9..18) */
+#define MT_KEEP_HI 9
+
+/* init_genrand(19650218): the state init_by_array starts from; constant. */
+static uint32_t MT_INIT[MT_N];
+
+static void mt_init_table(void)
+{
+    int i;
+    MT_INIT[0] = 19650218u;
+    for (i = 1; i < MT_N; i++)
+        MT_INIT[i] = 1812433253u * (MT_INIT[i - 1] ^ (MT_INIT[i - 1] >> 30)) + (uint32_t)i;
+}
+
+static inline int mt_keep_slot(int i)
+{
+    if (i >= 2 && i <= 10) return i - 2;
+    if (i >= 397 && i <= 406) return i - 397 + MT_KEEP_HI;
+    return -1;
+}
+
+/* ---- the lane-major kernels: portable, then the AVX2 clone -------------- */
+
+#define LANES_FN(name) lanes_##name##_portable
+#include "dpa_lanes.h"
+#undef LANES_FN
+
+#if DPA_X86
+#pragma GCC push_options
+#pragma GCC target("avx2")
+#define LANES_FN(name) lanes_##name##_avx2
+#include "dpa_lanes.h"
+#undef LANES_FN
+#pragma GCC pop_options
+#endif
+
+/* ---- SHA-NI ------------------------------------------------------------- */
+
+#if DPA_X86
+#pragma GCC push_options
+#pragma GCC target("sha,sse4.1,ssse3")
+
+#define SHANI_K(g) _mm_loadu_si128((const __m128i *)(K256 + 4 * (g)))
+
+/* Four rounds: state (s0 = ABEF, s1 = CDGH), wk = W + K for those rounds. */
+#define SHANI_RND4(s0, s1, wk)                                                  \
+    do {                                                                       \
+        s1 = _mm_sha256rnds2_epu32(s1, s0, wk);                                \
+        s0 = _mm_sha256rnds2_epu32(s0, s1, _mm_shuffle_epi32(wk, 0x0e));       \
+    } while (0)
+
+/* W[4g .. 4g+3] for g >= 4 in m[g % 4], from the previous sixteen words. */
+#define SHANI_SCHED(m, g)                                                       \
+    (m)[(g) % 4] = _mm_sha256msg2_epu32(                                        \
+        _mm_add_epi32(_mm_sha256msg1_epu32((m)[(g) % 4], (m)[((g) + 1) % 4]),   \
+                      _mm_alignr_epi8((m)[((g) + 3) % 4], (m)[((g) + 2) % 4], 4)), \
+        (m)[((g) + 3) % 4])
+
+/* H0..H7 (dwords A,B,C,D / E,F,G,H) to the ABEF / CDGH form of sha256rnds2. */
+static inline void shani_pack(__m128i abcd, __m128i efgh, __m128i *s0, __m128i *s1)
+{
+    __m128i t = _mm_shuffle_epi32(abcd, 0xb1);
+    efgh = _mm_shuffle_epi32(efgh, 0x1b);
+    *s0 = _mm_alignr_epi8(t, efgh, 8);
+    *s1 = _mm_blend_epi16(efgh, t, 0xf0);
+}
+
+static inline void shani_unpack(__m128i s0, __m128i s1, __m128i *abcd, __m128i *efgh)
+{
+    __m128i t = _mm_shuffle_epi32(s0, 0x1b);
+    s1 = _mm_shuffle_epi32(s1, 0xb1);
+    *abcd = _mm_blend_epi16(t, s1, 0xf0);
+    *efgh = _mm_alignr_epi8(s1, t, 8);
+}
+
+/* Eight state words to the hex message words of the next step: each byte
+ * splits into (low, high) nibbles, word pairs swap into big-endian order, and
+ * pshufb maps nibbles to '0'..'9', 'a'..'f'. */
+static inline void shani_hex(__m128i x, __m128i *lo, __m128i *hi)
+{
+    const __m128i mask = _mm_set1_epi8(0x0f);
+    const __m128i digits = _mm_setr_epi8('0', '1', '2', '3', '4', '5', '6', '7', '8', '9',
+                                         'a', 'b', 'c', 'd', 'e', 'f');
+    __m128i lo_n = _mm_and_si128(x, mask);
+    __m128i hi_n = _mm_and_si128(_mm_srli_epi16(x, 4), mask);
+    *lo = _mm_shuffle_epi8(digits, _mm_shuffle_epi32(_mm_unpacklo_epi8(lo_n, hi_n), 0xb1));
+    *hi = _mm_shuffle_epi8(digits, _mm_shuffle_epi32(_mm_unpackhi_epi8(lo_n, hi_n), 0xb1));
+}
+
+/* One block from bytes, state as H0..H7. */
+static void shani_compress_bytes(uint32_t st[8], const unsigned char *block)
+{
+    const __m128i bswap = _mm_setr_epi8(3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12);
+    __m128i s0, s1, save0, save1, wk, m[4];
+    int g;
+    shani_pack(_mm_loadu_si128((const __m128i *)st), _mm_loadu_si128((const __m128i *)(st + 4)),
+               &s0, &s1);
+    save0 = s0;
+    save1 = s1;
+    for (g = 0; g < 4; g++)
+        m[g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(block + 16 * g)), bswap);
+#pragma GCC unroll 16
+    for (g = 0; g < 16; g++) {
+        if (g >= 4) SHANI_SCHED(m, g);
+        wk = _mm_add_epi32(m[g % 4], SHANI_K(g));
+        SHANI_RND4(s0, s1, wk);
+    }
+    s0 = _mm_add_epi32(s0, save0);
+    s1 = _mm_add_epi32(s1, save1);
+    {
+        __m128i abcd, efgh;
+        shani_unpack(s0, s1, &abcd, &efgh);
+        _mm_storeu_si128((__m128i *)st, abcd);
+        _mm_storeu_si128((__m128i *)(st + 4), efgh);
+    }
+}
+
+/* The whole chain for lanes l0 and l0 + 1, interleaved. */
+static void shani_chain2(const dpa_plan *p, uint32_t st[8][DPA_GROUP], int l0)
+{
+    __m128i abcd[2], efgh[2], s0[2], s1[2], m[2][4], wk;
+    __m128i iv0, iv1;
+    int64_t i, blk;
+    int g, L;
+    uint32_t tmp[8];
+    shani_pack(_mm_loadu_si128((const __m128i *)SHA256_IV),
+               _mm_loadu_si128((const __m128i *)(SHA256_IV + 4)), &iv0, &iv1);
+    for (L = 0; L < 2; L++) {
+        for (g = 0; g < 8; g++) tmp[g] = st[g][l0 + L];
+        abcd[L] = _mm_loadu_si128((const __m128i *)tmp);
+        efgh[L] = _mm_loadu_si128((const __m128i *)(tmp + 4));
+    }
+    for (i = 0; i < p->depth; i++) {
+        for (L = 0; L < 2; L++) {
+            shani_hex(abcd[L], &m[L][0], &m[L][1]);
+            shani_hex(efgh[L], &m[L][2], &m[L][3]);
+            s0[L] = iv0;
+            s1[L] = iv1;
+        }
+#pragma GCC unroll 16
+        for (g = 0; g < 16; g++) {
+            for (L = 0; L < 2; L++) {
+                if (g >= 4) SHANI_SCHED(m[L], g);
+                wk = _mm_add_epi32(m[L][g % 4], SHANI_K(g));
+                SHANI_RND4(s0[L], s1[L], wk);
+            }
+        }
+        for (L = 0; L < 2; L++) {
+            s0[L] = _mm_add_epi32(s0[L], iv0);
+            s1[L] = _mm_add_epi32(s1[L], iv1);
+        }
+        for (blk = p->tail_start[i]; blk < p->tail_start[i + 1]; blk++) {
+            const uint32_t *t = p->tail_wk + 64 * blk;
+            __m128i save0[2], save1[2];
+            for (L = 0; L < 2; L++) {
+                save0[L] = s0[L];
+                save1[L] = s1[L];
+            }
+#pragma GCC unroll 16
+            for (g = 0; g < 16; g++) {
+                wk = _mm_loadu_si128((const __m128i *)(t + 4 * g));
+                for (L = 0; L < 2; L++) SHANI_RND4(s0[L], s1[L], wk);
+            }
+            for (L = 0; L < 2; L++) {
+                s0[L] = _mm_add_epi32(s0[L], save0[L]);
+                s1[L] = _mm_add_epi32(s1[L], save1[L]);
+            }
+        }
+        for (L = 0; L < 2; L++) shani_unpack(s0[L], s1[L], &abcd[L], &efgh[L]);
+    }
+    for (L = 0; L < 2; L++) {
+        _mm_storeu_si128((__m128i *)tmp, abcd[L]);
+        _mm_storeu_si128((__m128i *)(tmp + 4), efgh[L]);
+        for (g = 0; g < 8; g++) st[g][l0 + L] = tmp[g];
+    }
+}
+
+#pragma GCC pop_options
+#endif /* DPA_X86 */
+
+/* ---- portable single-block compression (first message, bench) ---------- */
+
+static void compress_bytes_portable(uint32_t st[8], const unsigned char *block)
+{
+    uint32_t w[64], a, b, c, d, e, f, g, h, t1, t2;
+    int t;
+    for (t = 0; t < 16; t++) w[t] = load_be32(block + 4 * t);
+    for (t = 16; t < 64; t++) w[t] = SSIG1(w[t - 2]) + w[t - 7] + SSIG0(w[t - 15]) + w[t - 16];
+    a = st[0]; b = st[1]; c = st[2]; d = st[3]; e = st[4]; f = st[5]; g = st[6]; h = st[7];
+    for (t = 0; t < 64; t++) {
+        t1 = h + BSIG1(e) + CH(e, f, g) + K256[t] + w[t];
+        t2 = BSIG0(a) + MAJ(a, b, c);
+        h = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
+    }
+    st[0] += a; st[1] += b; st[2] += c; st[3] += d;
+    st[4] += e; st[5] += f; st[6] += g; st[7] += h;
+}
+
+/* ---- dispatch ----------------------------------------------------------- */
+
+int dpa_cpu_paths(void)
+{
+    static int cached = -1;
+    int paths = 0;
+    if (cached >= 0) return cached;
+#if DPA_X86
+    {
+        unsigned int eax, ebx, ecx, edx;
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx2")) paths |= DPA_PATH_AVX2;
+        /* CPUID.(EAX=7,ECX=0):EBX bit 29 is SHA; it needs SSE4.1 and SSSE3 too. */
+        if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (ebx & (1u << 29)) &&
+            __builtin_cpu_supports("sse4.1") && __builtin_cpu_supports("ssse3"))
+            paths |= DPA_PATH_SHANI;
+    }
+#endif
+    mt_init_table(); /* idempotent; done here so the first call sets it up */
+    cached = paths;
+    return paths;
+}
+
+void dpa_expand_block(const unsigned char block[64], uint32_t wk[64])
+{
+    uint32_t w[64];
+    int t;
+    for (t = 0; t < 16; t++) w[t] = load_be32(block + 4 * t);
+    for (t = 16; t < 64; t++) w[t] = SSIG1(w[t - 2]) + w[t - 7] + SSIG0(w[t - 15]) + w[t - 16];
+    for (t = 0; t < 64; t++) wk[t] = w[t] + K256[t];
+}
+
+void dpa_sha256_compress_bytes(uint32_t state[8], const unsigned char block[64], int paths)
+{
+#if DPA_X86
+    if (paths & dpa_cpu_paths() & DPA_PATH_SHANI) {
+        shani_compress_bytes(state, block);
+        return;
+    }
+#endif
+    (void)paths;
+    compress_bytes_portable(state, block);
+}
+
+/* ---- records ------------------------------------------------------------ */
+
+/* prefix || decimal(id) with SHA-256 padding, into buf; returns block count. */
+static int first_message(const dpa_plan *p, uint64_t id, unsigned char *buf)
+{
+    char digits[24];
+    int nd = 0, nblocks;
+    int64_t len, padded;
+    uint64_t bits;
+    do {
+        digits[nd++] = (char)('0' + id % 10u);
+        id /= 10u;
+    } while (id);
+    memcpy(buf, p->prefix, (size_t)p->prefix_len);
+    len = p->prefix_len;
+    while (nd) buf[len++] = (unsigned char)digits[--nd];
+    nblocks = (int)((len + 9 + 63) / 64);
+    padded = 64 * (int64_t)nblocks;
+    buf[len] = 0x80;
+    memset(buf + len + 1, 0, (size_t)(padded - len - 1));
+    bits = (uint64_t)len * 8u;
+    for (nd = 0; nd < 8; nd++) buf[padded - 1 - nd] = (unsigned char)(bits >> (8 * nd));
+    return nblocks;
+}
+
+static void write_hex(char *dst, const uint32_t h[8])
+{
+    static const char digits[] = "0123456789abcdef";
+    int k, j;
+    for (k = 0; k < 8; k++)
+        for (j = 0; j < 8; j++) dst[8 * k + j] = digits[(h[k] >> (28 - 4 * j)) & 0xfu];
+}
+
+int dpa_fill(const dpa_plan *p, char *rec, int64_t n, int64_t itemsize,
+             int64_t hash_offset, int paths)
+{
+    /* Scratch: per-lane first messages, message words, states, MT outputs. */
+    const int64_t msg_cap = 64 * ((p->prefix_len + 20 + 9 + 63) / 64);
+    unsigned char *msgs = (unsigned char *)malloc((size_t)(msg_cap * DPA_GROUP));
+    uint32_t(*w)[DPA_GROUP] = malloc(sizeof(uint32_t[64][DPA_GROUP]));
+    uint32_t st[8][DPA_GROUP], old[8][DPA_GROUP], seed[DPA_GROUP], out[10][DPA_GROUP];
+    int nblk[DPA_GROUP];
+    int64_t base;
+    int use_avx2, use_shani;
+
+    if (!msgs || !w) {
+        free(msgs);
+        free(w);
+        return -1;
+    }
+    paths &= dpa_cpu_paths();
+    use_avx2 = (paths & DPA_PATH_AVX2) != 0;
+    use_shani = (paths & DPA_PATH_SHANI) != 0;
+
+    for (base = 0; base < n; base += DPA_GROUP) {
+        int m = (int)((n - base < DPA_GROUP) ? n - base : DPA_GROUP);
+        int l, k, b, maxblk = 0;
+        for (l = 0; l < DPA_GROUP; l++) {
+            uint64_t id = 0;
+            if (l < m) memcpy(&id, rec + (base + l) * itemsize, 8);
+            nblk[l] = first_message(p, id, msgs + msg_cap * l);
+            if (nblk[l] > maxblk) maxblk = nblk[l];
+            for (k = 0; k < 8; k++) st[k][l] = SHA256_IV[k];
+        }
+        /* First message, lane-major; a lane whose message is shorter keeps
+         * its state through the extra blocks. */
+        for (b = 0; b < maxblk; b++) {
+            for (l = 0; l < DPA_GROUP; l++) {
+                const unsigned char *blk = msgs + msg_cap * l + 64 * (b < nblk[l] ? b : 0);
+                for (k = 0; k < 16; k++) w[k][l] = load_be32(blk + 4 * k);
+            }
+            memcpy(old, st, sizeof(st));
+#if DPA_X86
+            if (use_avx2)
+                lanes_compress_msg_avx2(st, w);
+            else
+#endif
+                lanes_compress_msg_portable(st, w);
+            for (l = 0; l < DPA_GROUP; l++)
+                if (b >= nblk[l])
+                    for (k = 0; k < 8; k++) st[k][l] = old[k][l];
+        }
+        /* The chain. */
+#if DPA_X86
+        if (use_shani) {
+            for (l = 0; l < m; l += 2) shani_chain2(p, st, l);
+        } else if (use_avx2) {
+            lanes_chain_avx2(p, st, w);
+        } else
+#endif
+            lanes_chain_portable(p, st, w);
+        /* Seeding and ten outputs. */
+        for (l = 0; l < DPA_GROUP; l++) seed[l] = st[7][l];
+#if DPA_X86
+        if (use_avx2)
+            lanes_mt_first10_avx2(seed, out);
+        else
+#endif
+            lanes_mt_first10_portable(seed, out);
+        /* Records. */
+        for (l = 0; l < m; l++) {
+            char *r = rec + (base + l) * itemsize;
+            double v[DPA_NFIELDS];
+            for (k = 0; k < DPA_NFIELDS; k++) {
+                double a = (double)(out[2 * k][l] >> 5), c = (double)(out[2 * k + 1][l] >> 6);
+                double u = (a * 67108864.0 + c) * (1.0 / 9007199254740992.0);
+                v[k] = p->low[k] + p->span[k] * u;
+            }
+            memcpy(r + 8, v, sizeof(v));
+            if (hash_offset >= 0) {
+                uint32_t h[8];
+                for (k = 0; k < 8; k++) h[k] = st[k][l];
+                write_hex(r + hash_offset, h);
+            }
+        }
+    }
+    free(msgs);
+    free(w);
+    return 0;
+}

@@ -1,0 +1,70 @@
+/*
+ * dpa_kernel.h -- the DPA 0.2.1 parameter kernel, in C.
+ *
+ * One sample with id n, message prefix p and chain depth D is computed as
+ *
+ *   h   = SHA-256(p || decimal(n))                          (FIPS 180-4)
+ *   h   = SHA-256(hex(h) || decimal(fib(i)))   for i = 0 .. D-1
+ *   s   = last 32-bit word of h                (= int(hexdigest, 16) % 2**32)
+ *   mt  = MT19937 init_by_array({s}, 1)        (Matsumoto & Nishimura 1998,
+ *                                                as CPython's random.seed)
+ *   u_k = ((o[2k] >> 5) * 2**26 + (o[2k+1] >> 6)) / 2**53,  o = first ten outputs
+ *   v_k = low_k + span_k * u_k                  (random.uniform), k = 0 .. 4
+ *
+ * Layers, in order:
+ *   1. the plan (dpa_plan): everything that depends on the config but not on
+ *      the sample -- the prefix, and the constant tail blocks of every chain
+ *      step (decimal(fib(i)) plus SHA padding), pre-expanded into W[t] + K[t];
+ *   2. group kernels: DPA_GROUP samples at a time, lane-major so the compiler
+ *      vectorizes across samples (portable build and an AVX2 clone of the same
+ *      source), plus a SHA-NI chain for CPUs that have it;
+ *   3. dpa_fill(): loops over groups and writes records.
+ *
+ * All arithmetic is on 32-bit integers except the final uniform, which is
+ * compiled without FP contraction so that low + span * u is never an FMA.
+ * Kernels assume valid input (validated in Python) and never touch Python.
+ */
+#ifndef DPA_KERNEL_H
+#define DPA_KERNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DPA_NFIELDS 5
+
+/* Bits of dpa_fill's `paths` argument. 0 is the portable path. */
+#define DPA_PATH_AVX2 1
+#define DPA_PATH_SHANI 2
+
+typedef struct {
+    const unsigned char *prefix; /* bytes hashed before decimal(sample_id) */
+    int64_t prefix_len;
+    int64_t depth;               /* chain steps, >= 1 */
+    const uint32_t *tail_wk;     /* 64 words (W[t] + K[t]) per tail block */
+    const int64_t *tail_start;   /* depth + 1 entries: step i uses blocks
+                                    tail_start[i] .. tail_start[i+1]-1 */
+    double low[DPA_NFIELDS];     /* float(low) per field */
+    double span[DPA_NFIELDS];    /* float(high - low) per field */
+} dpa_plan;
+
+/* Which accelerated paths this CPU supports (DPA_PATH_* bits). */
+int dpa_cpu_paths(void);
+
+/* Fill the 64 words W[t] + K[t] of one constant 64-byte block. */
+void dpa_expand_block(const unsigned char block[64], uint32_t wk[64]);
+
+/*
+ * Fill n records of `itemsize` bytes at `rec`.  Each record holds an int64
+ * sample id at offset 0, which is read; five float64 fields are written at
+ * offsets 8 .. 40, and the 64-character hex digest at `hash_offset` when it
+ * is >= 0.  `paths` selects accelerated paths (masked by dpa_cpu_paths()).
+ * Returns 0, or -1 if scratch memory could not be allocated.
+ */
+int dpa_fill(const dpa_plan *plan, char *rec, int64_t n, int64_t itemsize,
+             int64_t hash_offset, int paths);
+
+/* One SHA-256 compression of a 64-byte block, for measuring the hash limit. */
+void dpa_sha256_compress_bytes(uint32_t state[8], const unsigned char block[64],
+                               int paths);
+
+#endif

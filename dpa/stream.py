@@ -1,0 +1,166 @@
+"""Parameter streams: DPA-compatible iteration that also hands out arrays.
+
+``stream_augmentation_chain`` returns a :class:`ParamStream`.  Iterated, it
+behaves like DPA 0.2.1's generator (one dict per sample, or lists of dicts
+with ``chunk_size``); it also knows its id range, so array consumers (the
+batch engine, ``.npy`` export) call :meth:`ParamStream.claim` and
+:meth:`ParamStream.generate` and never build a per-sample Python object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from .chain import records_to_dicts
+from .config import AugmentationConfig
+from .engine import MAX_SAMPLE_ID, _check_int, generate, kernel_for, record_dtype
+
+__all__ = ["ParamStream", "stream_augmentation_chain"]
+
+#: Records generated at a time when iterating dicts.
+_DICT_BLOCK = 1024
+
+
+class ParamStream(Iterator):
+    """A stream of augmentation parameters over a range of sample ids.
+
+    Parameters
+    ----------
+    ids : range
+        The sample ids, in stream order (any non-negative int64 range).
+    config : AugmentationConfig, optional
+        DPA's defaults when omitted.
+    chunk_size : int, optional
+        Iterate lists of up to ``chunk_size`` dicts instead of single dicts.
+    scheme, rank, base_seed
+        Seeding, as in :func:`dpa.generate`.
+
+    Iterating consumes the stream, as DPA's generator does; ``position`` counts
+    the samples consumed.  ``len(stream)`` is the total number of samples.
+    """
+
+    def __init__(
+        self,
+        ids: range,
+        config: AugmentationConfig | None = None,
+        chunk_size: int | None = None,
+        *,
+        scheme: str = "dpa",
+        rank: int | None = None,
+        base_seed: int = 0,
+    ) -> None:
+        if not isinstance(ids, range):
+            raise TypeError(f"ids should be a range, but got {type(ids).__name__}")
+        if len(ids) and (min(ids[0], ids[-1]) < 0 or max(ids[0], ids[-1]) > MAX_SAMPLE_ID):
+            raise ValueError(f"sample ids must be in [0, 2**63-1], but got {ids}")
+        if chunk_size is not None and (_check_int(chunk_size, "chunk_size") <= 0):
+            raise ValueError(f"chunk_size must be positive, but got chunk_size={chunk_size}")
+        self.config = AugmentationConfig() if config is None else config
+        # Validates config and seeding now, not at the first next().
+        kernel_for(self.config, scheme=scheme, rank=rank, base_seed=base_seed)
+        self.ids = ids
+        self.chunk_size = chunk_size
+        self.scheme = scheme
+        self.rank = rank
+        self.base_seed = base_seed
+        self.position = 0
+        self._buffer: list[dict[str, Any]] = []
+
+    def __repr__(self) -> str:
+        return (
+            f"ParamStream(ids={self.ids}, position={self.position}, "
+            f"chunk_size={self.chunk_size}, scheme={self.scheme!r}, rank={self.rank})"
+        )
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def remaining(self) -> int:
+        """Samples not yet consumed."""
+        return len(self.ids) - self.position
+
+    def dtype(self, hash: bool = False) -> np.dtype:
+        """The record dtype of :meth:`generate`."""
+        return record_dtype(hash)
+
+    def generate(self, ids: Any, out: np.ndarray | None = None, hash: bool = False,
+                 threads: int | None = None) -> np.ndarray:
+        """Records for ``ids`` (a range or int array) with this stream's seeding.
+
+        Does not consume the stream.
+        """
+        return generate(ids, self.config, out=out, hash=hash, threads=threads,
+                        scheme=self.scheme, rank=self.rank, base_seed=self.base_seed)
+
+    def claim(self) -> range:
+        """The ids not yet consumed; marks the stream exhausted.
+
+        For array consumers: they generate from the returned range themselves.
+        """
+        rest = self.ids[self.position:]
+        self.position = len(self.ids)
+        self._buffer = []
+        return rest
+
+    def blocks(self, block_size: int, hash: bool = False) -> Iterator[np.ndarray]:
+        """Claim the rest of the stream and yield it as arrays of ``block_size``."""
+        if _check_int(block_size, "block_size") <= 0:
+            raise ValueError(f"block_size must be positive, but got block_size={block_size}")
+        rest = self.claim()
+        for a in range(0, len(rest), block_size):
+            yield self.generate(rest[a:a + block_size], hash=hash)
+
+    def _next_dict(self) -> dict[str, Any]:
+        if not self._buffer:
+            if self.position >= len(self.ids):
+                raise StopIteration
+            # Records are produced ahead of position; the buffer holds them.
+            start = self.position + len(self._buffer)
+            block = self.ids[start:start + _DICT_BLOCK]
+            self._buffer = records_to_dicts(self.generate(block, hash=True, threads=1))
+            self._buffer.reverse()
+        self.position += 1
+        return self._buffer.pop()
+
+    def __next__(self) -> dict[str, Any] | list[dict[str, Any]]:
+        if self.chunk_size is None:
+            return self._next_dict()
+        chunk = []
+        while len(chunk) < self.chunk_size and self.position < len(self.ids):
+            chunk.append(self._next_dict())
+        if not chunk:
+            raise StopIteration
+        return chunk
+
+
+def stream_augmentation_chain(
+    num_samples: int,
+    config: AugmentationConfig | None = None,
+    start_id: int = 0,
+    chunk_size: int | None = None,
+) -> ParamStream:
+    """stream_augmentation_chain(num_samples, config=None, start_id=0, chunk_size=None)
+
+    Parameters for ids ``start_id .. start_id + num_samples - 1`` as a stream.
+
+    Iterating gives what DPA 0.2.1's generator gives: a dict per sample, or
+    lists of ``chunk_size`` dicts (the last may be shorter).  The returned
+    :class:`ParamStream` also hands out structured arrays without building
+    dicts (``claim``, ``generate``, ``blocks``).
+    """
+    num_samples = _check_int(num_samples, "num_samples")
+    if num_samples < 0:
+        raise ValueError(f"num_samples must be non-negative, but got num_samples={num_samples}")
+    start_id = _check_int(start_id, "start_id")
+    if start_id < 0:
+        raise ValueError(f"start_id must be non-negative, but got start_id={start_id}")
+    if start_id + num_samples - 1 > MAX_SAMPLE_ID:
+        raise ValueError(
+            f"sample ids must be at most 2**63-1, but start_id + num_samples - 1 = "
+            f"{start_id + num_samples - 1}"
+        )
+    return ParamStream(range(start_id, start_id + num_samples), config, chunk_size)
