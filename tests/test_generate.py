@@ -1,0 +1,203 @@
+"""``generate``: ids, buffers, threads, paths and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import dpa
+
+MOD = dpa.get_preset("moderate")
+
+
+def test_dtypes_are_documented_layout():
+    assert dpa.PARAM_DTYPE.names == ("sample_id",) + dpa.FIELDS
+    assert dpa.PARAM_DTYPE.itemsize == 48
+    assert dpa.PARAM_HASH_DTYPE.names == ("sample_id",) + dpa.FIELDS + ("hash",)
+    assert dpa.PARAM_HASH_DTYPE.fields["hash"][0] == np.dtype("S64")
+    assert dpa.record_dtype() == dpa.PARAM_DTYPE
+    assert dpa.record_dtype(hash=True) == dpa.PARAM_HASH_DTYPE
+
+
+def test_default_config_is_moderate():
+    a = dpa.generate(range(50))
+    b = dpa.generate(range(50), MOD)
+    assert a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("r", [range(0, 1000), range(5, 3000, 7), range(999, -1, -3), range(10**18, 10**18 + 40)])
+def test_range_equals_array(r):
+    a = dpa.generate(r, MOD, hash=True)
+    b = dpa.generate(np.array(list(r), dtype=np.int64), MOD, hash=True)
+    assert a.tobytes() == b.tobytes()
+    assert a["sample_id"].tolist() == list(r)
+
+
+def test_order_and_duplicates():
+    ids = np.array([5, 3, 5, 0, 3, 5, 2**63 - 1], dtype=np.int64)
+    recs = dpa.generate(ids, MOD)
+    single = {i: dpa.generate([i], MOD)[0] for i in set(ids.tolist())}
+    for i, rec in zip(ids.tolist(), recs):
+        assert rec.tobytes() == single[i].tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint32, np.uint64])
+def test_integer_dtypes(dtype):
+    ids = np.arange(0, 100, 3).astype(dtype)
+    assert dpa.generate(ids, MOD).tobytes() == dpa.generate(range(0, 100, 3), MOD).tobytes()
+
+
+def test_non_contiguous_and_readonly_ids():
+    base = np.arange(200, dtype=np.int64)
+    ids = base[::3]
+    ids.flags.writeable = False
+    assert dpa.generate(ids, MOD).tobytes() == dpa.generate(range(0, 200, 3), MOD).tobytes()
+
+
+def test_results_independent_of_threads_and_blocks(kernel_path):
+    r = range(3, 60_003, 2)
+    ref = dpa.generate(r, MOD, hash=True, threads=1)
+    for threads in (2, 3, 7):
+        assert dpa.generate(r, MOD, hash=True, threads=threads).tobytes() == ref.tobytes()
+    # Block by block, odd block sizes, into slices of one buffer.
+    out = np.empty(len(r), dpa.PARAM_HASH_DTYPE)
+    for size in (1, 31, 33, 1000):
+        for a in range(0, len(r), size):
+            dpa.generate(r[a:a + size], MOD, hash=True, out=out[a:a + size])
+        assert out.tobytes() == ref.tobytes()
+
+
+def test_paths_agree_on_many_ids():
+    r = range(0, 20_000)
+    previous = dpa.get_kernel_paths()
+    try:
+        results = []
+        for choice in ["portable"] + list(dpa.available_kernel_paths()) + ["auto"]:
+            dpa.set_kernel_paths(choice)
+            results.append(dpa.generate(r, MOD, hash=True).tobytes())
+    finally:
+        dpa.set_kernel_paths(list(previous) if previous else "portable")
+    assert all(res == results[0] for res in results)
+
+
+def test_out_buffer_is_filled_and_returned():
+    out = np.zeros(100, dpa.PARAM_DTYPE)
+    res = dpa.generate(range(100), MOD, out=out)
+    assert res is out
+    assert out.tobytes() == dpa.generate(range(100), MOD).tobytes()
+
+
+def test_empty():
+    assert dpa.generate(range(0), MOD).shape == (0,)
+    assert dpa.generate(np.array([], dtype=np.int64), MOD).dtype == dpa.PARAM_DTYPE
+    assert dpa.generate([], MOD).shape == (0,)
+
+
+def test_set_kernel_paths():
+    previous = dpa.get_kernel_paths()
+    try:
+        assert dpa.set_kernel_paths("portable") == ()
+        assert dpa.set_kernel_paths("auto") == dpa.available_kernel_paths()
+        with pytest.raises(ValueError, match="unknown kernel path 'neon'"):
+            dpa.set_kernel_paths(["neon"])
+    finally:
+        dpa.set_kernel_paths(list(previous) if previous else "portable")
+
+
+@pytest.mark.parametrize(
+    "ids, exc, match",
+    [
+        ([-1, 2], ValueError, "non-negative"),
+        (range(-3, 3), ValueError, "non-negative"),
+        (range(2**63 - 2, 2**63 + 1), ValueError, "2\\*\\*63-1"),
+        ([2**63], ValueError, "2\\*\\*63-1"),
+        (np.array([2**63], dtype=np.uint64), ValueError, "2\\*\\*63-1"),
+        ([1.0, 2.0], TypeError, "integers"),
+        (np.array([True, False]), TypeError, "boolean"),
+        ([True, False], TypeError, "boolean"),
+        (np.zeros((2, 2), dtype=np.int64), ValueError, "1-D"),
+        (5, TypeError, "range or a 1-D array"),
+        (3.0, TypeError, "range or a 1-D array"),
+        (None, TypeError, "range or a 1-D array"),
+        (["a"], TypeError, "integers"),
+    ],
+)
+def test_bad_ids(ids, exc, match):
+    with pytest.raises(exc, match=match):
+        dpa.generate(ids, MOD)
+
+
+def test_bad_out():
+    with pytest.raises(TypeError, match="numpy array"):
+        dpa.generate(range(3), MOD, out=[0, 0, 0])
+    with pytest.raises(ValueError, match="dtype"):
+        dpa.generate(range(3), MOD, out=np.empty(3, dpa.PARAM_HASH_DTYPE))
+    with pytest.raises(ValueError, match="dtype"):
+        dpa.generate(range(3), MOD, hash=True, out=np.empty(3, dpa.PARAM_DTYPE))
+    with pytest.raises(ValueError, match="shape"):
+        dpa.generate(range(3), MOD, out=np.empty(4, dpa.PARAM_DTYPE))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        dpa.generate(range(3), MOD, out=np.empty(6, dpa.PARAM_DTYPE)[::2])
+    ro = np.empty(3, dpa.PARAM_DTYPE)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="writeable"):
+        dpa.generate(range(3), MOD, out=ro)
+
+
+@pytest.mark.parametrize("threads", [0, -1, True, 1.5, "2"])
+def test_bad_threads(threads):
+    with pytest.raises(ValueError, match="threads should be a positive integer"):
+        dpa.generate(range(3), MOD, threads=threads)
+
+
+def test_bad_config_scheme_rank():
+    with pytest.raises(TypeError, match="AugmentationConfig"):
+        dpa.generate(range(3), {"rotation_range": (0, 1)})
+    with pytest.raises(ValueError, match="unknown scheme 'philox'"):
+        dpa.generate(range(3), MOD, scheme="philox")
+    with pytest.raises(ValueError, match="rank should be >= 0"):
+        dpa.generate(range(3), MOD, rank=-1)
+    with pytest.raises(TypeError, match="rank should be an integer"):
+        dpa.generate(range(3), MOD, rank=True)
+    with pytest.raises(ValueError, match="base_seed only applies"):
+        dpa.generate(range(3), MOD, base_seed=5)
+
+
+def test_threads_env(monkeypatch):
+    monkeypatch.setenv("DPA_NUM_THREADS", "3")
+    assert dpa.default_threads() == 3
+    monkeypatch.setenv("DPA_NUM_THREADS", "zero")
+    with pytest.raises(ValueError, match="DPA_NUM_THREADS"):
+        dpa.default_threads()
+
+
+def test_kernel_paths_env():
+    """DPA_KERNEL_PATHS=portable forces the portable path from import on."""
+    import subprocess
+    import sys
+
+    code = "import dpa; print(dpa.get_kernel_paths())"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env={**__import__("os").environ, "DPA_KERNEL_PATHS": "portable"},
+        capture_output=True, text=True, check=True,
+    )
+    assert out.stdout.strip() == "()"
+
+
+def test_gil_released_threads_overlap():
+    """Two Python threads calling generate at once both complete correctly."""
+    import threading
+
+    r = range(40_000)
+    ref = dpa.generate(r, MOD, threads=1).tobytes()
+    results = []
+
+    def work():
+        results.append(dpa.generate(r, MOD, threads=1).tobytes())
+
+    ts = [threading.Thread(target=work) for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert results == [ref] * 4

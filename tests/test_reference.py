@@ -1,0 +1,107 @@
+"""The kernel against the pure-Python oracle on random ids and configs."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import dpa
+from dpa import _reference
+
+
+def oracle(sample_id: int, config: dpa.AugmentationConfig, prefix: str = "") -> dict:
+    """DPA 0.2.1 in a few lines: hashlib and random.Random, nothing of dpa's."""
+    h = hashlib.sha256(f"{prefix}{sample_id}".encode()).hexdigest()
+    a, b = 0, 1
+    for _ in range(config.augmentation_depth):
+        h = hashlib.sha256((h + str(a)).encode()).hexdigest()
+        a, b = b, a + b
+    rng = random.Random(int(h, 16) % 2**32)
+    out = {f: rng.uniform(*r) for f, r in zip(dpa.FIELDS, config.ranges)}
+    out["hash"] = h
+    return out
+
+
+def _as_dict(rec) -> dict:
+    d = {f: float(rec[f]) for f in dpa.FIELDS}
+    d["hash"] = rec["hash"].decode()
+    return d
+
+
+finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
+ints = st.integers(min_value=-10**6, max_value=10**6)
+
+
+@st.composite
+def ranges(draw):
+    low = draw(st.one_of(finite, ints))
+    high = draw(st.one_of(finite, ints).filter(lambda h: h > low))
+    return (low, high)
+
+
+@st.composite
+def configs(draw, max_depth=120):
+    return dpa.AugmentationConfig(
+        *(draw(ranges()) for _ in range(5)),
+        augmentation_depth=draw(st.integers(min_value=1, max_value=max_depth)),
+    )
+
+
+ids = st.integers(min_value=0, max_value=2**63 - 1)
+near_top = st.integers(min_value=2**63 - 5000, max_value=2**63 - 1)
+
+
+def test_reference_module_is_the_oracle():
+    config = dpa.get_preset("moderate")
+    for i in (0, 7, 2**63 - 1):
+        assert _reference.params(i, config) == oracle(i, config)
+
+
+@settings(max_examples=60, deadline=None)
+@given(config=configs(), sample_ids=st.lists(st.one_of(ids, near_top), min_size=1, max_size=70))
+def test_generate_equals_oracle(config, sample_ids):
+    recs = dpa.generate(sample_ids, config, hash=True)
+    for i, rec in zip(sample_ids, recs):
+        assert rec["sample_id"] == i
+        assert _as_dict(rec) == oracle(i, config)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    config=configs(max_depth=300),
+    sample_id=ids,
+    rank=st.integers(min_value=0, max_value=10**4),
+    base_seed=st.integers(min_value=-10**30, max_value=10**30),
+)
+def test_prefix_path_equals_oracle(config, sample_id, rank, base_seed):
+    rec = dpa.generate([sample_id], config, hash=True, rank=rank, base_seed=base_seed)[0]
+    assert _as_dict(rec) == oracle(sample_id, config, f"{base_seed}:{rank}:")
+
+
+def test_thousands_of_ids_all_paths(kernel_path):
+    """Several thousand ids through every path, deep chains included."""
+    rng = np.random.default_rng(12345)
+    sample_ids = np.concatenate(
+        [rng.integers(0, 2**63 - 1, 1500, dtype=np.int64), np.arange(2**63 - 500, 2**63 - 1)]
+    )
+    for depth in (1, 10, 94, 300):
+        config = dpa.AugmentationConfig(augmentation_depth=depth)
+        subset = sample_ids if depth == 10 else sample_ids[:: 15]
+        recs = dpa.generate(subset, config, hash=True, threads=2)
+        for i, rec in zip(subset.tolist(), recs):
+            assert _as_dict(rec) == oracle(i, config), (i, depth)
+
+
+def test_long_first_message_spans_blocks(kernel_path):
+    """Prefixes that push the first message over one or two 64-byte blocks,
+    mixed in one kernel group with ids of different lengths."""
+    config = dpa.get_preset("mild")
+    sample_ids = [0, 9, 10**18, 2**63 - 1] * 10
+    for base_seed in (0, 10**30, 10**40 + 7, 10**100):
+        recs = dpa.generate(sample_ids, config, hash=True, rank=3, base_seed=base_seed)
+        for i, rec in zip(sample_ids, recs):
+            assert _as_dict(rec) == oracle(i, config, f"{base_seed}:3:")

@@ -1,0 +1,71 @@
+"""``stream_augmentation_chain``: DPA-compatible iteration and array access."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import dpa
+
+MILD = dpa.get_preset("mild")
+
+
+def test_dicts_equal_scalar_api():
+    s = dpa.stream_augmentation_chain(2500, MILD, start_id=7)
+    got = list(s)
+    assert len(got) == 2500
+    for k in (0, 1, 1023, 1024, 2499):
+        assert got[k] == dpa.gen_augmentation_params(7 + k, MILD)
+    assert s.position == 2500 and s.remaining == 0
+    assert list(s) == []
+
+
+def test_chunks():
+    chunks = list(dpa.stream_augmentation_chain(10, MILD, chunk_size=4))
+    assert [len(c) for c in chunks] == [4, 4, 2]
+    flat = [d for c in chunks for d in c]
+    assert flat == list(dpa.stream_augmentation_chain(10, MILD))
+
+
+def test_next_then_claim_and_arrays():
+    s = dpa.stream_augmentation_chain(100, MILD, start_id=50)
+    first = next(s)
+    assert first == dpa.gen_augmentation_params(50, MILD)
+    assert s.ids == range(50, 150) and len(s) == 100
+    rest = s.claim()
+    assert rest == range(51, 150)
+    assert s.remaining == 0
+    with pytest.raises(StopIteration):
+        next(s)
+    arr = s.generate(rest)
+    assert arr.dtype == dpa.PARAM_DTYPE
+    assert arr.tobytes() == dpa.generate(range(51, 150), MILD).tobytes()
+
+
+def test_blocks():
+    s = dpa.stream_augmentation_chain(1000, MILD)
+    blocks = list(s.blocks(300, hash=True))
+    assert [len(b) for b in blocks] == [300, 300, 300, 100]
+    joined = np.concatenate(blocks)
+    assert joined.tobytes() == dpa.generate(range(1000), MILD, hash=True).tobytes()
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"num_samples": -1}, ValueError, "num_samples must be non-negative"),
+        ({"num_samples": 1.5}, TypeError, "num_samples should be an integer"),
+        ({"num_samples": 3, "start_id": -2}, ValueError, "start_id must be non-negative"),
+        ({"num_samples": 3, "start_id": 2**63 - 2}, ValueError, "2\\*\\*63-1"),
+        ({"num_samples": 3, "chunk_size": 0}, ValueError, "chunk_size must be positive"),
+        ({"num_samples": 3, "config": "mild"}, TypeError, "AugmentationConfig"),
+    ],
+)
+def test_bad_arguments(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        dpa.stream_augmentation_chain(**kwargs)
+
+
+def test_last_id_allowed():
+    (d,) = list(dpa.stream_augmentation_chain(1, MILD, start_id=2**63 - 1))
+    assert d == dpa.gen_augmentation_params(2**63 - 1, MILD)
