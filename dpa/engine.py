@@ -172,6 +172,17 @@ class _Pool:
 _pool = _Pool()
 
 
+def _reset_pool_after_fork() -> None:
+    # A forked child (e.g. a DataLoader worker) inherits the pool object but
+    # not its threads: start afresh there, or submitted work would never run.
+    global _pool
+    _pool = _Pool()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_pool_after_fork)
+
+
 def _check_threads(threads: int | None) -> int:
     if threads is None:
         return default_threads()

@@ -201,3 +201,31 @@ def test_gil_released_threads_overlap():
     for t in ts:
         t.join()
     assert results == [ref] * 4
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_threads_work_in_a_forked_child():
+    """A child forked after the pool started (as DataLoader workers are) can
+    still split work across threads, and gets the same answer."""
+    import os
+
+    r = range(50_000)
+    ref = dpa.generate(r, MOD, threads=2)  # starts the pool in the parent
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        try:
+            ok = dpa.generate(r, MOD, threads=2).tobytes() == ref.tobytes()
+            os.write(wfd, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    import select
+    import signal
+
+    os.close(wfd)
+    ready, _, _ = select.select([rfd], [], [], 60)
+    if not ready:  # the child hung: its work was submitted to dead threads
+        os.kill(pid, signal.SIGKILL)
+    got = os.read(rfd, 1) if ready else b"hang"
+    os.waitpid(pid, 0)
+    assert got == b"1"
