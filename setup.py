@@ -30,8 +30,8 @@ if DEBUG:
 extensions = [
     Extension(
         "dpa._core",
-        sources=["dpa/_core.pyx", "dpa/src/dpa_kernel.c"],
-        depends=["dpa/src/dpa_kernel.h", "dpa/src/dpa_lanes.h"],
+        sources=["dpa/_core.pyx", "dpa/src/dpa_kernel.c", "dpa/src/philox_kernel.c"],
+        depends=["dpa/src/dpa_kernel.h", "dpa/src/dpa_lanes.h", "dpa/src/philox_kernel.h"],
         include_dirs=[np.get_include(), "dpa"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=c_args,

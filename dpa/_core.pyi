@@ -23,8 +23,32 @@ class DPAKernel:
         spans: Sequence[float],
     ) -> None: ...
     def fill(
-        self, out: np.ndarray, start: int, stop: int, hash_offset: int, paths: int
+        self,
+        out: np.ndarray,
+        start: int,
+        stop: int,
+        ids: npt.NDArray[np.int64] | None,
+        first: int,
+        step: int,
+        hash_offset: int,
+        paths: int,
     ) -> None: ...
 
-def fill_range_ids(out: np.ndarray, start: int, stop: int, first: int, step: int) -> None: ...
+class PhiloxKernel:
+    def __init__(
+        self, seed: int, epoch: int, lows: Sequence[float], spans: Sequence[float]
+    ) -> None: ...
+    def fill(
+        self,
+        out: np.ndarray,
+        start: int,
+        stop: int,
+        ids: npt.NDArray[np.int64] | None,
+        first: int,
+        step: int,
+        hash_offset: int,
+        paths: int,
+    ) -> None: ...
+
+def philox4x32_10(ctr: Sequence[int], key: Sequence[int]) -> list[int]: ...
 def sha256_compress_loop(nblocks: int, paths: int) -> list[int]: ...

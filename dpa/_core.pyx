@@ -13,7 +13,7 @@ Layers, in order (see ``src/dpa_kernel.h`` for the algorithm):
    corrupt memory.
 """
 
-from libc.stdint cimport int64_t, uint32_t
+from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 
 import numpy as np
@@ -24,6 +24,10 @@ cnp.import_array()
 cdef extern from "src/dpa_kernel.h" nogil:
     int DPA_PATH_AVX2
     int DPA_PATH_SHANI
+    ctypedef struct dpa_ids:
+        const int64_t *ids
+        int64_t first
+        int64_t step
     ctypedef struct dpa_plan:
         const unsigned char *prefix
         int64_t prefix_len
@@ -34,9 +38,19 @@ cdef extern from "src/dpa_kernel.h" nogil:
         double span[5]
     int dpa_cpu_paths()
     void dpa_expand_block(const unsigned char *block, uint32_t *wk)
-    int dpa_fill(const dpa_plan *plan, char *rec, int64_t n, int64_t itemsize,
-                 int64_t hash_offset, int paths)
+    int dpa_fill(const dpa_plan *plan, const dpa_ids *ids, char *rec, int64_t n,
+                 int64_t itemsize, int64_t hash_offset, int paths)
     void dpa_sha256_compress_bytes(uint32_t *state, const unsigned char *block, int paths)
+
+cdef extern from "src/philox_kernel.h" nogil:
+    ctypedef struct philox_plan:
+        uint32_t key[2]
+        uint32_t epoch
+        double low[5]
+        double span[5]
+    void dpa_philox4x32_10(const uint32_t *ctr, const uint32_t *key, uint32_t *out)
+    void dpa_philox_fill(const philox_plan *plan, const dpa_ids *ids, char *rec, int64_t n,
+                         int64_t itemsize, int paths)
 
 PATH_AVX2 = DPA_PATH_AVX2
 PATH_SHANI = DPA_PATH_SHANI
@@ -114,46 +128,125 @@ cdef class DPAKernel:
             self.plan.low[k] = float(lows[k])
             self.plan.span[k] = float(spans[k])
 
-    def fill(self, cnp.ndarray out, Py_ssize_t start, Py_ssize_t stop, int hash_offset, int paths):
-        """Fill ``out[start:stop]`` (sample ids already set) with the GIL released.
+    def fill(self, cnp.ndarray out, Py_ssize_t start, Py_ssize_t stop, ids, int64_t first,
+             int64_t step, int hash_offset, int paths):
+        """Fill records ``out[start:stop]`` with the GIL released.
 
-        ``out`` is a C-contiguous 1-D record array whose first field is the
-        int64 sample id followed by five float64 fields; ``hash_offset`` is
-        the byte offset of a 64-byte hash field, or -1.
+        ``out`` is a C-contiguous 1-D record array: the int64 sample id, five
+        float64 fields, and a 64-byte hash field at byte ``hash_offset`` (or
+        -1 for none).  Record ``i``'s id is ``ids[i]`` if ``ids`` is an int64
+        array, else ``first + i * step``; the kernel writes it too.
         """
-        cdef char *base
+        cdef char *base = _record_slice(out, start, stop)
         cdef int64_t itemsize = out.itemsize
         cdef int rc
-        if out.ndim != 1 or not out.flags.c_contiguous or not out.flags.writeable:
-            raise ValueError("out must be a writeable C-contiguous 1-D array")
-        if not (0 <= start <= stop <= out.shape[0]):
-            raise IndexError(f"bad slice [{start}:{stop}] of {out.shape[0]} records")
-        if itemsize < 48 or (hash_offset >= 0 and (hash_offset < 48 or hash_offset > itemsize - 64)):
+        cdef dpa_ids s
+        _ids_for(&s, ids, start, stop, first, step)
+        if hash_offset >= 0 and (hash_offset < 48 or hash_offset > itemsize - 64):
             raise ValueError("record layout does not fit the item size")
-        base = <char *>cnp.PyArray_DATA(out) + start * itemsize
         with nogil:
-            rc = dpa_fill(&self.plan, base, stop - start, itemsize, hash_offset, paths)
+            rc = dpa_fill(&self.plan, &s, base, stop - start, itemsize, hash_offset, paths)
         if rc != 0:
             raise MemoryError("dpa kernel could not allocate its scratch memory")
 
 
-def fill_range_ids(cnp.ndarray out, Py_ssize_t start, Py_ssize_t stop, int64_t first, int64_t step):
-    """Set ``out[start:stop]['sample_id']`` to ``first, first + step, ...``.
-
-    The caller guarantees every value fits in int64.
-    """
-    cdef char *base
-    cdef int64_t itemsize = out.itemsize, v
-    cdef Py_ssize_t i
+cdef char *_record_slice(cnp.ndarray out, Py_ssize_t start, Py_ssize_t stop) except NULL:
+    """Check ``out[start:stop]`` is a writeable record slice; return its address."""
     if out.ndim != 1 or not out.flags.c_contiguous or not out.flags.writeable:
         raise ValueError("out must be a writeable C-contiguous 1-D array")
     if not (0 <= start <= stop <= out.shape[0]):
         raise IndexError(f"bad slice [{start}:{stop}] of {out.shape[0]} records")
-    base = <char *>cnp.PyArray_DATA(out)
-    with nogil:
-        for i in range(start, stop):
-            v = first + (<int64_t>(i - start)) * step
-            memcpy(base + i * itemsize, &v, 8)
+    if out.itemsize < 48:
+        raise ValueError("record layout does not fit the item size")
+    cdef char *base = <char *>cnp.PyArray_DATA(out)
+    cdef Py_ssize_t itemsize = out.itemsize
+    return base + start * itemsize
+
+
+cdef int _ids_for(dpa_ids *s, ids, Py_ssize_t start, Py_ssize_t stop, int64_t first,
+                  int64_t step) except -1:
+    """Point ``s`` at the ids of records ``start .. stop-1``.
+
+    ``ids`` is None (ids are ``first + i * step`` for record ``i``) or a
+    C-contiguous int64 array with one id per record of ``out``.
+    """
+    cdef cnp.ndarray arr
+    if ids is None:
+        s.ids = NULL
+        s.first = <int64_t>(<uint64_t>first + <uint64_t>start * <uint64_t>step)
+        s.step = step
+        return 0
+    arr = ids
+    if arr.dtype != np.int64 or arr.ndim != 1 or not arr.flags.c_contiguous or arr.shape[0] < stop:
+        raise ValueError("ids must be a C-contiguous int64 array covering the records")
+    s.ids = <const int64_t *>cnp.PyArray_DATA(arr) + start
+    s.first = 0
+    s.step = 0
+    return 0
+
+
+cdef class PhiloxKernel:
+    """A compiled plan for the ``philox-v1`` scheme (see ``src/philox_kernel.h``).
+
+    Parameters
+    ----------
+    seed : int
+        64-bit key, ``0 <= seed < 2**64``.
+    epoch : int
+        ``0 <= epoch < 2**32``.
+    lows, spans : sequence of 5 floats
+        ``float(low)`` and ``float(high - low)`` per field.
+    """
+
+    cdef philox_plan plan
+
+    def __cinit__(self, seed, epoch, lows, spans):
+        cdef int k
+        if not (0 <= seed < 2**64) or not (0 <= epoch < 2**32):
+            raise ValueError("seed must be in [0, 2**64) and epoch in [0, 2**32)")
+        if len(lows) != 5 or len(spans) != 5:
+            raise ValueError("lows and spans must have 5 entries")
+        self.plan.key[0] = <uint32_t>(seed & 0xffffffff)
+        self.plan.key[1] = <uint32_t>(seed >> 32)
+        self.plan.epoch = <uint32_t>epoch
+        for k in range(5):
+            self.plan.low[k] = float(lows[k])
+            self.plan.span[k] = float(spans[k])
+
+    def fill(self, cnp.ndarray out, Py_ssize_t start, Py_ssize_t stop, ids, int64_t first,
+             int64_t step, int hash_offset, int paths):
+        """Fill records ``out[start:stop]`` with the GIL released.
+
+        Same contract as :meth:`DPAKernel.fill`; this scheme has no hash, so
+        ``hash_offset`` must be -1.
+        """
+        cdef char *base = _record_slice(out, start, stop)
+        cdef int64_t itemsize = out.itemsize
+        cdef dpa_ids s
+        _ids_for(&s, ids, start, stop, first, step)
+        if hash_offset != -1:
+            raise ValueError("the philox scheme has no hash field")
+        with nogil:
+            dpa_philox_fill(&self.plan, &s, base, stop - start, itemsize, paths)
+
+
+def philox4x32_10(ctr, key):
+    """One Philox4x32-10 block: 4 counter words and 2 key words to 4 words.
+
+    Test hook for the known-answer vectors of Random123.
+    """
+    cdef uint32_t c[4]
+    cdef uint32_t k[2]
+    cdef uint32_t o[4]
+    cdef int i
+    if len(ctr) != 4 or len(key) != 2:
+        raise ValueError("philox4x32_10 takes 4 counter words and 2 key words")
+    for i in range(4):
+        c[i] = ctr[i]
+    for i in range(2):
+        k[i] = key[i]
+    dpa_philox4x32_10(c, k, o)
+    return [o[i] for i in range(4)]
 
 
 def sha256_compress_loop(Py_ssize_t nblocks, int paths):

@@ -49,8 +49,14 @@ PARAM_HASH_DTYPE = np.dtype(PARAM_DTYPE.descr + [("hash", "S64")])
 _HASH_OFFSET = PARAM_HASH_DTYPE.fields["hash"][1]
 
 #: Seeding schemes ``generate`` accepts.  ``"dpa"``: DPA 0.2.1's SHA-256
-#: Fibonacci chain and MT19937, bit for bit.
-SCHEMES = ("dpa",)
+#: Fibonacci chain and MT19937, bit for bit.  ``"philox"``: the counter-based
+#: ``philox-v1`` scheme (docs/schemes.md), a pure function of
+#: ``(base_seed, epoch, sample_id)`` at memory speed.
+SCHEMES = ("dpa", "philox")
+
+#: Largest philox seed and epoch.
+MAX_PHILOX_SEED = 2**64 - 1
+MAX_EPOCH = 2**32 - 1
 
 
 def record_dtype(hash: bool = False) -> np.dtype:
@@ -286,21 +292,49 @@ def rank_prefix(rank: int | None, base_seed: int = 0) -> bytes:
     return f"{base_seed}:{rank}:".encode()
 
 
+@lru_cache(maxsize=256)
+def _philox_kernel(seed: int, epoch: int, config: AugmentationConfig) -> _core.PhiloxKernel:
+    lows, spans = config.lows_and_spans()
+    return _core.PhiloxKernel(seed, epoch, lows, spans)
+
+
 def kernel_for(
     config: AugmentationConfig | None = None,
     *,
     scheme: str = "dpa",
     rank: int | None = None,
     base_seed: int = 0,
+    epoch: int = 0,
 ):
-    """The compiled kernel for a config and seeding (validated, cached)."""
+    """The compiled kernel for a config and seeding (validated, cached).
+
+    Every kernel has ``fill(out, start, stop, hash_offset, paths)``; a new
+    scheme plugs in here without changing ``generate`` or its callers.
+    """
     if config is None:
         config = AugmentationConfig()
     elif not isinstance(config, AugmentationConfig):
         raise TypeError(f"config should be an AugmentationConfig, but got {type(config).__name__}")
-    if scheme not in SCHEMES:
-        raise ValueError(f"unknown scheme {scheme!r}; available: {list(SCHEMES)}")
-    return _dpa_kernel(rank_prefix(rank, base_seed), config)
+    epoch = _check_int(epoch, "epoch", 0)
+    if scheme == "dpa":
+        if epoch != 0:
+            raise ValueError(
+                f"epoch applies to scheme='philox'; DPA's scheme has no epochs, but got epoch={epoch}"
+            )
+        return _dpa_kernel(rank_prefix(rank, base_seed), config)
+    if scheme == "philox":
+        if rank is not None:
+            raise ValueError(
+                "rank does not apply to scheme='philox': its parameters depend only on "
+                f"(base_seed, epoch, sample_id), but got rank={rank!r}"
+            )
+        seed = _check_int(base_seed, "base_seed", 0)
+        if seed > MAX_PHILOX_SEED:
+            raise ValueError(f"base_seed should be < 2**64 for scheme='philox', but got {seed}")
+        if epoch > MAX_EPOCH:
+            raise ValueError(f"epoch should be < 2**32, but got epoch={epoch}")
+        return _philox_kernel(seed, epoch, config)
+    raise ValueError(f"unknown scheme {scheme!r}; available: {list(SCHEMES)}")
 
 
 def generate(
@@ -313,8 +347,9 @@ def generate(
     scheme: str = "dpa",
     rank: int | None = None,
     base_seed: int = 0,
+    epoch: int = 0,
 ) -> np.ndarray:
-    """generate(ids, config=None, *, out=None, threads=None, hash=False, scheme="dpa", rank=None, base_seed=0)
+    """generate(ids, config=None, *, out=None, threads=None, hash=False, scheme="dpa", rank=None, base_seed=0, epoch=0)
 
     Augmentation parameters for many samples, as a structured array.
 
@@ -332,13 +367,20 @@ def generate(
         Threads to split the work across (default :func:`default_threads`).
         The result does not depend on it.
     hash : bool
-        Include DPA's hex digest as the ``hash`` field (``PARAM_HASH_DTYPE``).
+        Include DPA's hex digest as the ``hash`` field (``PARAM_HASH_DTYPE``);
+        ``scheme="dpa"`` only.
     scheme : str
-        ``"dpa"``: DPA 0.2.1's scheme, bit for bit.
+        ``"dpa"`` (default): DPA 0.2.1's scheme, bit for bit.  ``"philox"``:
+        the counter-based ``philox-v1`` scheme, a pure function of
+        ``(base_seed, epoch, sample_id)``, many times faster.
     rank, base_seed : int, optional
-        DPA's rank-aware seeding: the chain starts from
+        With ``scheme="dpa"``, DPA's rank-aware seeding: the chain starts from
         ``sha256(f"{base_seed}:{rank}:{sample_id}")`` as in DPA's
-        ``gen_distributed_augmentation_params``.
+        ``gen_distributed_augmentation_params``.  With ``scheme="philox"``,
+        ``base_seed`` is the 64-bit key and ``rank`` must be None.
+    epoch : int
+        ``scheme="philox"`` only: ``0 <= epoch < 2**32``, a different set of
+        parameters per epoch.
 
     Returns
     -------
@@ -351,7 +393,9 @@ def generate(
     >>> p = dpa.generate(range(1000), dpa.get_preset("mild"))
     >>> p["rotation"][:3]  # doctest: +SKIP
     """
-    kernel = kernel_for(config, scheme=scheme, rank=rank, base_seed=base_seed)
+    kernel = kernel_for(config, scheme=scheme, rank=rank, base_seed=base_seed, epoch=epoch)
+    if hash and scheme != "dpa":
+        raise ValueError(f"hash=True needs scheme='dpa'; scheme={scheme!r} has no hash")
     nthreads = _check_threads(threads)
     n, ids_ = _check_ids(ids)
     dtype = record_dtype(bool(hash))
@@ -361,17 +405,12 @@ def generate(
     hash_offset = _HASH_OFFSET if hash else -1
     paths = _paths
     if isinstance(ids_, range):
-        first, step = ids_[0], ids_.step
-
-        def work(a: int, b: int) -> None:
-            _core.fill_range_ids(out, a, b, first + a * step, step)
-            kernel.fill(out, a, b, hash_offset, paths)
-
+        id_array, first, step = None, ids_[0], ids_.step
     else:
-        out["sample_id"] = ids_
+        id_array, first, step = np.ascontiguousarray(ids_), 0, 0
 
-        def work(a: int, b: int) -> None:
-            kernel.fill(out, a, b, hash_offset, paths)
+    def work(a: int, b: int) -> None:
+        kernel.fill(out, a, b, id_array, first, step, hash_offset, paths)
 
     parts = max(1, min(nthreads, n // _MIN_PER_THREAD))
     bounds = [n * k // parts for k in range(parts + 1)]

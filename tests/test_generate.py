@@ -153,8 +153,10 @@ def test_bad_threads(threads):
 def test_bad_config_scheme_rank():
     with pytest.raises(TypeError, match="AugmentationConfig"):
         dpa.generate(range(3), {"rotation_range": (0, 1)})
-    with pytest.raises(ValueError, match="unknown scheme 'philox'"):
-        dpa.generate(range(3), MOD, scheme="philox")
+    with pytest.raises(ValueError, match="unknown scheme 'xorshift'"):
+        dpa.generate(range(3), MOD, scheme="xorshift")
+    with pytest.raises(ValueError, match="DPA's scheme has no epochs"):
+        dpa.generate(range(3), MOD, epoch=1)
     with pytest.raises(ValueError, match="rank should be >= 0"):
         dpa.generate(range(3), MOD, rank=-1)
     with pytest.raises(TypeError, match="rank should be an integer"):

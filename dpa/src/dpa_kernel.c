@@ -355,8 +355,8 @@ static void write_hex(char *dst, const uint32_t h[8])
         for (j = 0; j < 8; j++) dst[8 * k + j] = digits[(h[k] >> (28 - 4 * j)) & 0xfu];
 }
 
-int dpa_fill(const dpa_plan *p, char *rec, int64_t n, int64_t itemsize,
-             int64_t hash_offset, int paths)
+int dpa_fill(const dpa_plan *p, const dpa_ids *ids, char *rec, int64_t n,
+             int64_t itemsize, int64_t hash_offset, int paths)
 {
     /* Scratch: per-lane first messages, message words, states, MT outputs. */
     const int64_t msg_cap = 64 * ((p->prefix_len + 20 + 9 + 63) / 64);
@@ -380,9 +380,12 @@ int dpa_fill(const dpa_plan *p, char *rec, int64_t n, int64_t itemsize,
         int m = (int)((n - base < DPA_GROUP) ? n - base : DPA_GROUP);
         int l, k, b, maxblk = 0;
         for (l = 0; l < DPA_GROUP; l++) {
-            uint64_t id = 0;
-            if (l < m) memcpy(&id, rec + (base + l) * itemsize, 8);
-            nblk[l] = first_message(p, id, msgs + msg_cap * l);
+            int64_t id = 0;
+            if (l < m) {
+                id = dpa_id_at(ids, base + l);
+                memcpy(rec + (base + l) * itemsize, &id, 8);
+            }
+            nblk[l] = first_message(p, (uint64_t)id, msgs + msg_cap * l);
             if (nblk[l] > maxblk) maxblk = nblk[l];
             for (k = 0; k < 8; k++) st[k][l] = SHA256_IV[k];
         }

@@ -53,15 +53,27 @@ int dpa_cpu_paths(void);
 /* Fill the 64 words W[t] + K[t] of one constant 64-byte block. */
 void dpa_expand_block(const unsigned char block[64], uint32_t wk[64]);
 
+/* Sample ids of a block of records: ids[i] if ids is not NULL, else
+ * first + i * step (the caller guarantees every value fits in int64). */
+typedef struct {
+    const int64_t *ids;
+    int64_t first, step;
+} dpa_ids;
+
+static inline int64_t dpa_id_at(const dpa_ids *s, int64_t i)
+{
+    return s->ids ? s->ids[i] : (int64_t)((uint64_t)s->first + (uint64_t)i * (uint64_t)s->step);
+}
+
 /*
- * Fill n records of `itemsize` bytes at `rec`.  Each record holds an int64
- * sample id at offset 0, which is read; five float64 fields are written at
- * offsets 8 .. 40, and the 64-character hex digest at `hash_offset` when it
- * is >= 0.  `paths` selects accelerated paths (masked by dpa_cpu_paths()).
+ * Fill n records of `itemsize` bytes at `rec`, one pass: each record gets its
+ * int64 sample id at offset 0, five float64 fields at offsets 8 .. 40, and
+ * the 64-character hex digest at `hash_offset` when it is >= 0.  `paths`
+ * selects accelerated paths (masked by dpa_cpu_paths()).
  * Returns 0, or -1 if scratch memory could not be allocated.
  */
-int dpa_fill(const dpa_plan *plan, char *rec, int64_t n, int64_t itemsize,
-             int64_t hash_offset, int paths);
+int dpa_fill(const dpa_plan *plan, const dpa_ids *ids, char *rec, int64_t n,
+             int64_t itemsize, int64_t hash_offset, int paths);
 
 /* One SHA-256 compression of a 64-byte block, for measuring the hash limit. */
 void dpa_sha256_compress_bytes(uint32_t state[8], const unsigned char block[64],

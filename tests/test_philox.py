@@ -1,0 +1,138 @@
+"""The counter-based ``philox-v1`` scheme: known answers, twin, invariance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import dpa
+from dpa import _core, _reference
+
+MOD = dpa.get_preset("moderate")
+
+# Random123's known-answer vectors for philox4x32-10, hex:
+# (counter words, key words) -> output words.
+KAT = [
+    ("00000000 00000000 00000000 00000000", "00000000 00000000", "6627e8d5 e169c58d bc57ac4c 9b00dbd8"),
+    ("ffffffff ffffffff ffffffff ffffffff", "ffffffff ffffffff", "408f276d 41c83b0e a20bc7c6 6d5451fd"),
+    ("243f6a88 85a308d3 13198a2e 03707344", "a4093822 299f31d0", "d16cfe09 94fdcceb 5001e420 24126ea1"),
+]
+
+
+def _words(s):
+    return [int(w, 16) for w in s.split()]
+
+
+@pytest.mark.parametrize("ctr, key, want", KAT)
+def test_known_answers(ctr, key, want):
+    assert _core.philox4x32_10(_words(ctr), _words(key)) == _words(want)
+    assert list(_reference.philox4x32_10(tuple(_words(ctr)), tuple(_words(key)))) == _words(want)
+
+
+def _as_dict(rec):
+    return {f: float(rec[f]) for f in dpa.FIELDS}
+
+
+finite = st.floats(min_value=-1e9, max_value=1e9, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def configs(draw):
+    ranges = []
+    for _ in range(5):
+        a, b = draw(finite), draw(finite)
+        if a == b:
+            b = a + 1.0
+        ranges.append((min(a, b), max(a, b)))
+    return dpa.AugmentationConfig(*ranges)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    config=configs(),
+    ids=st.lists(st.integers(0, 2**63 - 1), min_size=1, max_size=40),
+    seed=st.integers(0, 2**64 - 1),
+    epoch=st.integers(0, 2**32 - 1),
+)
+def test_kernel_equals_twin(config, ids, seed, epoch):
+    for path in ["portable", "auto"]:
+        previous = dpa.get_kernel_paths()
+        dpa.set_kernel_paths(path)
+        try:
+            recs = dpa.generate(ids, config, scheme="philox", base_seed=seed, epoch=epoch)
+        finally:
+            dpa.set_kernel_paths(list(previous) if previous else "portable")
+        for i, rec in zip(ids, recs):
+            assert rec["sample_id"] == i
+            assert _as_dict(rec) == _reference.philox_params(i, config, seed, epoch)
+
+
+def test_paths_bit_identical(kernel_path):
+    r = range(0, 300_007, 3)  # not a multiple of the 8-lane group
+    want = np.array(
+        [[_reference.philox_params(i, MOD, 99, 4)[f] for f in dpa.FIELDS] for i in r[:500]]
+    )
+    got = dpa.generate(r, MOD, scheme="philox", base_seed=99, epoch=4)
+    assert np.array_equal(
+        np.stack([got[f][:500] for f in dpa.FIELDS], axis=1), want
+    )
+    ref = dpa.generate(r, MOD, scheme="philox", base_seed=99, epoch=4, threads=1)
+    assert got.tobytes() == ref.tobytes()
+
+
+def test_invariance_threads_blocks_order():
+    ids = np.arange(100_000, 160_000, dtype=np.int64)
+    ref = dpa.generate(ids, MOD, scheme="philox", base_seed=7, epoch=2, threads=1)
+    for threads in (2, 3, 5):
+        got = dpa.generate(ids, MOD, scheme="philox", base_seed=7, epoch=2, threads=threads)
+        assert got.tobytes() == ref.tobytes()
+    perm = np.random.default_rng(0).permutation(len(ids))
+    shuffled = dpa.generate(ids[perm], MOD, scheme="philox", base_seed=7, epoch=2)
+    assert shuffled.tobytes() == ref[perm].tobytes()
+    out = np.empty(len(ids), dpa.PARAM_DTYPE)
+    for size in (1, 7, 8, 9, 4099):
+        for a in range(0, len(ids), size):
+            dpa.generate(ids[a:a + size], MOD, scheme="philox", base_seed=7, epoch=2, out=out[a:a + size])
+        assert out.tobytes() == ref.tobytes()
+    # Ranges, any step, equal the same ids as an array.
+    assert dpa.generate(range(100_000, 160_000), MOD, scheme="philox", base_seed=7, epoch=2).tobytes() == ref.tobytes()
+
+
+def test_epochs_and_seeds_differ():
+    r = range(1000)
+    a = dpa.generate(r, MOD, scheme="philox", base_seed=1, epoch=0)
+    b = dpa.generate(r, MOD, scheme="philox", base_seed=1, epoch=1)
+    c = dpa.generate(r, MOD, scheme="philox", base_seed=2, epoch=0)
+    for f in dpa.FIELDS:
+        assert np.mean(a[f] == b[f]) < 0.01
+        assert np.mean(a[f] == c[f]) < 0.01
+
+
+def test_values_in_range_and_roughly_uniform():
+    recs = dpa.generate(range(200_000), MOD, scheme="philox", base_seed=3)
+    for f, (low, high) in zip(dpa.FIELDS, MOD.ranges):
+        v = recs[f]
+        assert v.min() >= low and v.max() < high
+        u = (v - low) / (high - low)
+        assert abs(u.mean() - 0.5) < 0.005
+        hist = np.histogram(u, bins=10, range=(0, 1))[0]
+        assert hist.min() > 0.95 * len(u) / 10
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"base_seed": -1}, ValueError, "base_seed should be >= 0"),
+        ({"base_seed": 2**64}, ValueError, "2\\*\\*64"),
+        ({"epoch": -1}, ValueError, "epoch should be >= 0"),
+        ({"epoch": 2**32}, ValueError, "2\\*\\*32"),
+        ({"rank": 0}, ValueError, "rank does not apply"),
+        ({"hash": True}, ValueError, "hash=True needs scheme='dpa'"),
+        ({"epoch": 1.0}, TypeError, "epoch should be an integer"),
+    ],
+)
+def test_bad_input(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        dpa.generate(range(3), MOD, scheme="philox", **kwargs)
