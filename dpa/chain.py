@@ -83,12 +83,17 @@ def gen_augmentation_seed(seed_id: int, augmentation_depth: int = 10) -> str:
 
 
 def records_to_dicts(records) -> list[dict[str, Any]]:
-    """DPA's dicts (five floats and ``hash``) from records with a hash field."""
+    """DPA's dicts (five floats, and ``hash`` if the records have one)."""
     columns = [records[f].tolist() for f in FIELDS]
-    hashes = [h.decode() for h in records["hash"].tolist()]
+    if records.dtype.names and "hash" in records.dtype.names:
+        hashes = [h.decode() for h in records["hash"].tolist()]
+        return [
+            {"rotation": r, "brightness": b, "noise": n, "scale": s, "contrast": c, "hash": h}
+            for r, b, n, s, c, h in zip(*columns, hashes)
+        ]
     return [
-        {"rotation": r, "brightness": b, "noise": n, "scale": s, "contrast": c, "hash": h}
-        for r, b, n, s, c, h in zip(*columns, hashes)
+        {"rotation": r, "brightness": b, "noise": n, "scale": s, "contrast": c}
+        for r, b, n, s, c in zip(*columns)
     ]
 
 

@@ -35,7 +35,7 @@ class ParamStream(Iterator):
         DPA's defaults when omitted.
     chunk_size : int, optional
         Iterate lists of up to ``chunk_size`` dicts instead of single dicts.
-    scheme, rank, base_seed
+    scheme, rank, base_seed, epoch
         Seeding, as in :func:`dpa.generate`.
 
     Iterating consumes the stream, as DPA's generator does; ``position`` counts
@@ -51,6 +51,7 @@ class ParamStream(Iterator):
         scheme: str = "dpa",
         rank: int | None = None,
         base_seed: int = 0,
+        epoch: int = 0,
     ) -> None:
         if not isinstance(ids, range):
             raise TypeError(f"ids should be a range, but got {type(ids).__name__}")
@@ -60,12 +61,13 @@ class ParamStream(Iterator):
             raise ValueError(f"chunk_size must be positive, but got chunk_size={chunk_size}")
         self.config = AugmentationConfig() if config is None else config
         # Validates config and seeding now, not at the first next().
-        kernel_for(self.config, scheme=scheme, rank=rank, base_seed=base_seed)
+        kernel_for(self.config, scheme=scheme, rank=rank, base_seed=base_seed, epoch=epoch)
         self.ids = ids
         self.chunk_size = chunk_size
         self.scheme = scheme
         self.rank = rank
         self.base_seed = base_seed
+        self.epoch = epoch
         self.position = 0
         self._buffer: list[dict[str, Any]] = []
 
@@ -94,7 +96,8 @@ class ParamStream(Iterator):
         Does not consume the stream.
         """
         return generate(ids, self.config, out=out, hash=hash, threads=threads,
-                        scheme=self.scheme, rank=self.rank, base_seed=self.base_seed)
+                        scheme=self.scheme, rank=self.rank, base_seed=self.base_seed,
+                        epoch=self.epoch)
 
     def claim(self) -> range:
         """The ids not yet consumed; marks the stream exhausted.
@@ -121,7 +124,8 @@ class ParamStream(Iterator):
             # Records are produced ahead of position; the buffer holds them.
             start = self.position + len(self._buffer)
             block = self.ids[start:start + _DICT_BLOCK]
-            self._buffer = records_to_dicts(self.generate(block, hash=True, threads=1))
+            with_hash = self.scheme == "dpa"  # DPA's dicts carry the hash
+            self._buffer = records_to_dicts(self.generate(block, hash=with_hash, threads=1))
             self._buffer.reverse()
         self.position += 1
         return self._buffer.pop()
@@ -142,15 +146,21 @@ def stream_augmentation_chain(
     config: AugmentationConfig | None = None,
     start_id: int = 0,
     chunk_size: int | None = None,
+    *,
+    scheme: str = "dpa",
+    base_seed: int = 0,
+    epoch: int = 0,
 ) -> ParamStream:
-    """stream_augmentation_chain(num_samples, config=None, start_id=0, chunk_size=None)
+    """stream_augmentation_chain(num_samples, config=None, start_id=0, chunk_size=None, *, scheme="dpa", base_seed=0, epoch=0)
 
     Parameters for ids ``start_id .. start_id + num_samples - 1`` as a stream.
 
     Iterating gives what DPA 0.2.1's generator gives: a dict per sample, or
     lists of ``chunk_size`` dicts (the last may be shorter).  The returned
     :class:`ParamStream` also hands out structured arrays without building
-    dicts (``claim``, ``generate``, ``blocks``).
+    dicts (``claim``, ``generate``, ``blocks``).  ``scheme="philox"`` (with
+    ``base_seed`` and ``epoch``) streams the counter-based scheme instead;
+    its dicts have no ``hash``.
     """
     num_samples = _check_int(num_samples, "num_samples")
     if num_samples < 0:
@@ -163,4 +173,7 @@ def stream_augmentation_chain(
             f"sample ids must be at most 2**63-1, but start_id + num_samples - 1 = "
             f"{start_id + num_samples - 1}"
         )
-    return ParamStream(range(start_id, start_id + num_samples), config, chunk_size)
+    return ParamStream(
+        range(start_id, start_id + num_samples), config, chunk_size,
+        scheme=scheme, base_seed=base_seed, epoch=epoch,
+    )

@@ -136,3 +136,13 @@ def test_values_in_range_and_roughly_uniform():
 def test_bad_input(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         dpa.generate(range(3), MOD, scheme="philox", **kwargs)
+
+
+def test_stream_philox():
+    s = dpa.stream_augmentation_chain(50, MOD, start_id=10, scheme="philox", base_seed=5, epoch=3)
+    dicts = list(s)
+    assert dicts[0] == _reference.philox_params(10, MOD, 5, 3)
+    assert "hash" not in dicts[0]
+    s2 = dpa.stream_augmentation_chain(50, MOD, start_id=10, scheme="philox", base_seed=5, epoch=3)
+    arr = s2.generate(s2.claim())
+    assert [_as_dict(r) for r in arr] == dicts
