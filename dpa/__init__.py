@@ -26,10 +26,56 @@ from .engine import (
     set_kernel_paths,
 )
 from .stream import ParamStream, stream_augmentation_chain
+from .batch import (
+    BatchConfig,
+    BatchMetrics,
+    BatchProcessingError,
+    BatchProcessor,
+    BatchStrategy,
+    InvalidBatchConfigError,
+    MemoryAwareBatcher,
+    MemoryLimitExceededError,
+    memory_monitor,
+)
+from .distributed import (
+    DistributedError,
+    DistributedParamStream,
+    DistributedRangeSplitter,
+    InvalidRankError,
+    RangeSplittingError,
+    RankAwareSeedGenerator,
+    RankRange,
+    SeedGenerationError,
+    from_env,
+    gen_distributed_augmentation_params,
+    stream_distributed_augmentation_chain,
+    stream_distributed_augmentation_range,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BatchConfig",
+    "BatchMetrics",
+    "BatchProcessingError",
+    "BatchProcessor",
+    "BatchStrategy",
+    "InvalidBatchConfigError",
+    "MemoryAwareBatcher",
+    "MemoryLimitExceededError",
+    "memory_monitor",
+    "DistributedError",
+    "DistributedParamStream",
+    "DistributedRangeSplitter",
+    "InvalidRankError",
+    "RangeSplittingError",
+    "RankAwareSeedGenerator",
+    "RankRange",
+    "SeedGenerationError",
+    "from_env",
+    "gen_distributed_augmentation_params",
+    "stream_distributed_augmentation_chain",
+    "stream_distributed_augmentation_range",
     "FIELDS",
     "MAX_SAMPLE_ID",
     "PARAM_DTYPE",

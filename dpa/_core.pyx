@@ -267,3 +267,4 @@ def sha256_compress_loop(Py_ssize_t nblocks, int paths):
             dpa_sha256_compress_bytes(state, block, paths)
             block[0] = <unsigned char>state[0]
     return [state[k] for k in range(8)]
+include "_gather.pxi"

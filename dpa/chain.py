@@ -101,20 +101,21 @@ def gen_augmentation_params(
     seed_id: int,
     config: AugmentationConfig | None = None,
     rank: int | None = None,
-    *,
-    base_seed: int = 0,
 ) -> dict[str, Any]:
-    """gen_augmentation_params(seed_id, config=None, rank=None, *, base_seed=0)
+    """gen_augmentation_params(seed_id, config=None, rank=None)
 
     DPA's parameter dict for one sample: ``rotation``, ``brightness``,
     ``noise``, ``scale``, ``contrast`` (floats) and ``hash`` (hex string),
-    bit-identical to DPA 0.2.1.  With ``rank``, DPA's rank-aware seeding
-    (``base_seed`` 0 unless given), as DPA's ``gen_augmentation_params`` does.
+    bit-identical to DPA 0.2.1.  With ``rank``, delegates as DPA does to
+    :func:`dpa.distributed.gen_distributed_augmentation_params` (base seed 0,
+    world size 1, so only rank 0 is valid, and the dict carries ``rank``).
     """
     from .engine import generate
 
     seed_id = _check_sample_id(seed_id)
-    rec = generate(
-        range(seed_id, seed_id + 1), config, hash=True, threads=1, rank=rank, base_seed=base_seed
-    )
+    if rank is not None:
+        from .distributed import gen_distributed_augmentation_params
+
+        return gen_distributed_augmentation_params(seed_id, rank, config)
+    rec = generate(range(seed_id, seed_id + 1), config, hash=True, threads=1)
     return records_to_dicts(rec)[0]

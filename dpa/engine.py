@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from functools import lru_cache
 from typing import Any
 
@@ -171,8 +171,19 @@ class _Pool:
         try:
             fn(*args)
         finally:
-            for f in futures:
-                f.result()
+            # Workers write into the caller's buffer: never return (or let an
+            # interrupt escape) while any of them is still running.
+            interrupted = None
+            while True:
+                try:
+                    wait(futures)
+                    break
+                except BaseException as exc:  # KeyboardInterrupt during the wait
+                    interrupted = exc
+            if interrupted is not None:
+                raise interrupted
+        for f in futures:
+            f.result()
 
 
 _pool = _Pool()
@@ -288,7 +299,7 @@ def rank_prefix(rank: int | None, base_seed: int = 0) -> bytes:
             raise ValueError("base_seed only applies to rank-aware seeding: pass rank= too")
         return b""
     rank = _check_int(rank, "rank", 0)
-    base_seed = _check_int(base_seed, "base_seed")
+    base_seed = _check_int(base_seed, "base_seed", 0)  # DPA: must be non-negative
     return f"{base_seed}:{rank}:".encode()
 
 
@@ -308,7 +319,8 @@ def kernel_for(
 ):
     """The compiled kernel for a config and seeding (validated, cached).
 
-    Every kernel has ``fill(out, start, stop, hash_offset, paths)``; a new
+    Every kernel has ``fill(out, start, stop, ids, first, step, hash_offset,
+    paths)``; a new
     scheme plugs in here without changing ``generate`` or its callers.
     """
     if config is None:
@@ -396,6 +408,16 @@ def generate(
     kernel = kernel_for(config, scheme=scheme, rank=rank, base_seed=base_seed, epoch=epoch)
     if hash and scheme != "dpa":
         raise ValueError(f"hash=True needs scheme='dpa'; scheme={scheme!r} has no hash")
+    return run_kernel(kernel, ids, out=out, threads=threads, hash=hash)
+
+
+def run_kernel(kernel, ids: Any, *, out: np.ndarray | None = None, threads: int | None = None,
+               hash: bool = False) -> np.ndarray:
+    """Validate ``ids``, ``out`` and ``threads``, then fill records with ``kernel``.
+
+    The one place that splits work across the thread pool; :func:`generate`
+    and the distributed seeding modes (which build their own kernels) call it.
+    """
     nthreads = _check_threads(threads)
     n, ids_ = _check_ids(ids)
     dtype = record_dtype(bool(hash))

@@ -146,12 +146,14 @@ def stream_augmentation_chain(
     config: AugmentationConfig | None = None,
     start_id: int = 0,
     chunk_size: int | None = None,
+    rank: int | None = None,
+    world_size: int | None = None,
     *,
     scheme: str = "dpa",
     base_seed: int = 0,
     epoch: int = 0,
 ) -> ParamStream:
-    """stream_augmentation_chain(num_samples, config=None, start_id=0, chunk_size=None, *, scheme="dpa", base_seed=0, epoch=0)
+    """stream_augmentation_chain(num_samples, config=None, start_id=0, chunk_size=None, rank=None, world_size=None, *, scheme="dpa", base_seed=0, epoch=0)
 
     Parameters for ids ``start_id .. start_id + num_samples - 1`` as a stream.
 
@@ -161,7 +163,19 @@ def stream_augmentation_chain(
     dicts (``claim``, ``generate``, ``blocks``).  ``scheme="philox"`` (with
     ``base_seed`` and ``epoch``) streams the counter-based scheme instead;
     its dicts have no ``hash``.
+
+    With ``rank`` and ``world_size``, delegates as DPA 0.2.1 does to
+    :func:`dpa.distributed.stream_distributed_augmentation_chain`: the rank's
+    share of ids ``0 .. num_samples - 1``, with ``start_id`` as the base seed.
     """
+    if rank is not None or world_size is not None:
+        if rank is None or world_size is None:
+            raise ValueError("Both rank and world_size must be specified together")
+        from .distributed import stream_distributed_augmentation_chain
+
+        return stream_distributed_augmentation_chain(
+            num_samples, rank, world_size, config, base_seed=start_id, chunk_size=chunk_size
+        )
     num_samples = _check_int(num_samples, "num_samples")
     if num_samples < 0:
         raise ValueError(f"num_samples must be non-negative, but got num_samples={num_samples}")

@@ -161,6 +161,8 @@ def test_bad_config_scheme_rank():
         dpa.generate(range(3), MOD, rank=-1)
     with pytest.raises(TypeError, match="rank should be an integer"):
         dpa.generate(range(3), MOD, rank=True)
+    with pytest.raises(ValueError, match="base_seed should be >= 0"):
+        dpa.generate(range(3), MOD, rank=0, base_seed=-1)
     with pytest.raises(ValueError, match="base_seed only applies"):
         dpa.generate(range(3), MOD, base_seed=5)
 

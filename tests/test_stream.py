@@ -69,3 +69,20 @@ def test_bad_arguments(kwargs, exc, match):
 def test_last_id_allowed():
     (d,) = list(dpa.stream_augmentation_chain(1, MILD, start_id=2**63 - 1))
     assert d == dpa.gen_augmentation_params(2**63 - 1, MILD)
+
+
+def test_rank_delegation_as_dpa():
+    """rank/world_size delegate to the distributed stream, start_id as base seed."""
+    s = dpa.stream_augmentation_chain(10, MILD, start_id=5, rank=1, world_size=2)
+    want = dpa.stream_distributed_augmentation_chain(10, 1, 2, MILD, base_seed=5)
+    assert list(s) == list(want)
+    with pytest.raises(ValueError, match="Both rank and world_size"):
+        dpa.stream_augmentation_chain(10, MILD, rank=1)
+
+
+def test_gen_augmentation_params_rank_as_dpa():
+    d = dpa.gen_augmentation_params(3, MILD, 0)
+    assert d["rank"] == 0
+    assert d["hash"] == dpa.generate([3], MILD, hash=True, rank=0)["hash"][0].decode()
+    with pytest.raises(ValueError, match="rank"):
+        dpa.gen_augmentation_params(3, MILD, 1)

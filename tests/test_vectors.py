@@ -63,10 +63,10 @@ def test_rank_aware_vectors(vectors, kernel_path):
         )[0]
         assert [rec[f] for f in FLOATS] == [case[f] for f in FLOATS], case
         assert rec["hash"].decode() == case["hash"]
-        got = dpa.gen_augmentation_params(
-            case["sample_id"], config, case["rank"], base_seed=case["base_seed"]
+        got = dpa.gen_distributed_augmentation_params(
+            case["sample_id"], case["rank"], config, case["base_seed"], case["world_size"]
         )
-        assert got == {k: case[k] for k in FLOATS + ["hash"]}
+        assert {k: got[k] for k in FLOATS + ["hash"]} == {k: case[k] for k in FLOATS + ["hash"]}
 
 
 def test_stream_matches_vectors(vectors):

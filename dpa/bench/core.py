@@ -1,0 +1,269 @@
+"""The core figures: ``generate`` against the pure-Python oracle and the SHA-256 limit.
+
+All figures use the ``"moderate"`` preset (DPA's defaults, chain depth 10)
+and ids ``range(n)``; every rate is ``count / median seconds`` over
+``repeats`` timed runs.  The six measurements take turns (one untimed
+warm-up round, then ``repeats`` timed rounds), so that drifting machine load
+hits them alike and the ratios between them hold up.
+
+Figures, in order (``ratio`` is always ``value / baseline_value``, both
+measured in this run):
+
+``oracle``
+    ``dpa._reference.params`` per sample, one thread: DPA's algorithm in
+    plain Python (hashlib and ``random.Random``), what DPA itself costs.
+``generate_1_thread``, ``generate_all_threads``
+    ``dpa.generate(range(n), config, out=buf, threads=...)`` into a reused
+    buffer, with 1 thread and with ``dpa.default_threads()``; baseline:
+    ``oracle``.
+``generate_portable_1_thread``
+    The same with the portable kernel forced (``set_kernel_paths("portable")``,
+    then the previous choice restored); baseline: ``generate_1_thread``, so
+    ``1 / ratio`` is what the run-time dispatch buys.
+``sha256_compress``, ``sha256_compress_portable``
+    ``dpa._core.sha256_compress_loop``: SHA-256 compressions per second, one
+    thread, each compression depending on the previous one, with the
+    accelerated paths in effect and with the portable path.
+``sha256_limit_share``, ``sha256_limit_share_portable``
+    The 1-thread ``generate`` rate (accelerated, portable) against the
+    SHA-256 limit: the compression rate divided by the compressions one
+    sample needs (21 at depth 10).  ``ratio`` is the kernel's share of the
+    limit.  The compression loop is a dependent chain (latency bound) while
+    the kernel interleaves independent samples and pre-expands the constant
+    blocks' message schedules, so the share can exceed 1: the chain rate is
+    then a reference point, not a ceiling.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .. import _core, _reference
+from ..config import get_preset
+from ..engine import PARAM_DTYPE, default_threads, generate, get_kernel_paths, set_kernel_paths
+
+__all__ = ["SIZES", "FIGURES", "compressions_per_sample", "run"]
+
+#: Work per figure: full run and ``--quick``.
+SIZES: dict[str, dict[str, int]] = {
+    "full": {"ids": 1_000_000, "oracle_ids": 20_000, "compressions": 2_000_000, "repeats": 5},
+    "quick": {"ids": 200_000, "oracle_ids": 5_000, "compressions": 1_000_000, "repeats": 3},
+}
+
+#: Names of the figures ``run`` returns, in order.
+FIGURES = (
+    "oracle",
+    "generate_1_thread",
+    "generate_all_threads",
+    "generate_portable_1_thread",
+    "sha256_compress",
+    "sha256_compress_portable",
+    "sha256_limit_share",
+    "sha256_limit_share_portable",
+)
+
+PRESET = "moderate"
+
+_PATH_BITS = {"avx2": _core.PATH_AVX2, "sha-ni": _core.PATH_SHANI}
+
+
+def compressions_per_sample(depth: int, id_digits: int = 19, prefix_len: int = 0) -> int:
+    """SHA-256 compressions one sample needs at chain depth ``depth``.
+
+    One per 64-byte block: the first message ``prefix + decimal(id)`` plus
+    padding (one block for any int64 id without prefix), then for each step
+    ``i`` the 64 hex characters, ``decimal(fib(i))`` and padding.  Depth 10
+    gives 1 + 10 * 2 = 21.
+    """
+    blocks = (prefix_len + id_digits + 9 + 63) // 64
+    for i in range(depth):
+        blocks += (64 + len(str(_reference.fib(i))) + 9 + 63) // 64
+    return blocks
+
+
+def _round_robin(
+    jobs: dict[str, tuple[Callable[[], Any], str | None]], repeats: int
+) -> dict[str, list[float]]:
+    """Seconds of ``repeats`` calls of each job, taking turns, after one warm-up round.
+
+    Each job is ``(fn, kernel_paths)``: ``kernel_paths`` (e.g. ``"portable"``)
+    is set around the call, outside the timed region, and the previous choice
+    restored.  Taking turns exposes every figure to the same drift in machine
+    load, so the ratios between them stay meaningful on a busy machine.
+    """
+    times: dict[str, list[float]] = {name: [] for name in jobs}
+    for round_ in range(repeats + 1):
+        for name, (fn, paths) in jobs.items():
+            previous = get_kernel_paths()
+            if paths is not None:
+                set_kernel_paths(paths)
+            try:
+                t0 = time.perf_counter()
+                fn()
+                elapsed = time.perf_counter() - t0
+            finally:
+                set_kernel_paths(previous)
+            if round_:
+                times[name].append(elapsed)
+    return times
+
+
+def _timing_params(count: int, times: list[float]) -> dict[str, Any]:
+    med = statistics.median(times)
+    return {
+        "count": count,
+        "repeats": len(times),
+        "seconds_median": med,
+        "seconds_min": min(times),
+        "seconds_max": max(times),
+        "spread": (max(times) - min(times)) / med,
+    }
+
+
+def _figure(
+    name: str,
+    value: float,
+    unit: str,
+    description: str,
+    baseline: dict[str, Any] | tuple[str, float] | None = None,
+    **params: Any,
+) -> dict[str, Any]:
+    """One figure; ``baseline`` is another figure or a ``(name, value)`` pair."""
+    if isinstance(baseline, dict):
+        baseline = (baseline["name"], baseline["value"])
+    return {
+        "name": name,
+        "value": value,
+        "unit": unit,
+        "baseline": baseline[0] if baseline else None,
+        "baseline_value": baseline[1] if baseline else None,
+        "ratio": value / baseline[1] if baseline else None,
+        "description": description,
+        "params": params,
+    }
+
+
+def run(
+    quick: bool = False,
+    *,
+    ids: int | None = None,
+    oracle_ids: int | None = None,
+    compressions: int | None = None,
+    repeats: int | None = None,
+) -> list[dict[str, Any]]:
+    """run(quick=False, *, ids=None, oracle_ids=None, compressions=None, repeats=None)
+
+    Measure the core figures and return them as dicts, in ``FIGURES`` order.
+
+    Parameters
+    ----------
+    quick : bool
+        Use ``SIZES["quick"]`` (a few seconds) instead of ``SIZES["full"]``.
+    ids, oracle_ids, compressions, repeats : int, optional
+        Override the chosen sizes: ids per ``generate`` run, ids per oracle
+        run, compressions per ``sha256_compress_loop`` call, timed runs per
+        figure.
+
+    Returns
+    -------
+    list of dict
+        Keys: ``name``, ``value``, ``unit``, ``baseline`` (name of the figure
+        or quantity compared with, or None), ``baseline_value``, ``ratio``
+        (``value / baseline_value``), ``description`` and ``params`` (counts,
+        threads, kernel paths, median/min/max seconds of the runs).
+    """
+    sizes = dict(SIZES["quick" if quick else "full"])
+    for key, value in (("ids", ids), ("oracle_ids", oracle_ids),
+                       ("compressions", compressions), ("repeats", repeats)):
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{key} should be a positive integer, but got {key}={value!r}")
+            sizes[key] = value
+    n, m, c, reps = sizes["ids"], sizes["oracle_ids"], sizes["compressions"], sizes["repeats"]
+    config = get_preset(PRESET)
+    all_threads = default_threads()
+    paths = get_kernel_paths()
+    path_names = list(paths) or ["portable"]
+    bits = 0  # the paths in effect as _core's bitmask
+    for name in paths:
+        bits |= _PATH_BITS[name]
+    out = np.empty(n, PARAM_DTYPE)
+
+    def gen(threads: int) -> Callable[[], Any]:
+        return lambda: generate(range(n), config, out=out, threads=threads)
+
+    def compress(mask: int) -> Callable[[], Any]:
+        return lambda: _core.sha256_compress_loop(c, mask)
+
+    times = _round_robin({
+        "oracle": (lambda: [_reference.params(i, config) for i in range(m)], None),
+        "generate_1_thread": (gen(1), None),
+        "generate_all_threads": (gen(all_threads), None),
+        "generate_portable_1_thread": (gen(1), "portable"),
+        "sha256_compress": (compress(bits), None),
+        "sha256_compress_portable": (compress(0), None),
+    }, reps)
+
+    def rate(name: str, count: int) -> float:
+        return count / statistics.median(times[name])
+
+    def params(name: str, count: int, threads: int, kernel_paths: list[str]) -> dict[str, Any]:
+        return {**_timing_params(count, times[name]), "threads": threads,
+                "kernel_paths": kernel_paths}
+
+    oracle = _figure(
+        "oracle", rate("oracle", m), "samples/s",
+        "pure-Python twin (dpa._reference.params), 1 thread: DPA's algorithm as DPA runs it",
+        **params("oracle", m, 1, ["python"]),
+    )
+    gen1 = _figure(
+        "generate_1_thread", rate("generate_1_thread", n), "samples/s",
+        "dpa.generate into a reused buffer, 1 thread", oracle,
+        **params("generate_1_thread", n, 1, path_names),
+    )
+    gen_all = _figure(
+        "generate_all_threads", rate("generate_all_threads", n), "samples/s",
+        f"dpa.generate into a reused buffer, {all_threads} threads (dpa.default_threads())",
+        oracle, **params("generate_all_threads", n, all_threads, path_names),
+    )
+    gen_portable = _figure(
+        "generate_portable_1_thread", rate("generate_portable_1_thread", n), "samples/s",
+        "dpa.generate, portable kernel forced, 1 thread", gen1,
+        **params("generate_portable_1_thread", n, 1, ["portable"]),
+    )
+    sha_portable = _figure(
+        "sha256_compress_portable", rate("sha256_compress_portable", c), "compressions/s",
+        "dependent SHA-256 compressions, portable C, 1 thread",
+        **params("sha256_compress_portable", c, 1, ["portable"]),
+    )
+    # A single compression has no AVX2 form (AVX2 runs 8 samples side by
+    # side): with the paths in effect it is SHA-NI if enabled, else portable.
+    sha = _figure(
+        "sha256_compress", rate("sha256_compress", c), "compressions/s",
+        "dependent SHA-256 compressions, kernel paths in effect, 1 thread", sha_portable,
+        **params("sha256_compress", c, 1, ["sha-ni"] if "sha-ni" in paths else ["portable"]),
+    )
+
+    per_sample = compressions_per_sample(config.augmentation_depth)
+    share = _figure(
+        "sha256_limit_share", gen1["value"], "samples/s",
+        f"generate_1_thread against sha256_compress / {per_sample} compressions per sample",
+        ("sha256_limit", sha["value"] / per_sample),
+        compressions_per_sample=per_sample, depth=config.augmentation_depth,
+        kernel_paths=sha["params"]["kernel_paths"],
+    )
+    share_portable = _figure(
+        "sha256_limit_share_portable", gen_portable["value"], "samples/s",
+        f"generate_portable_1_thread against sha256_compress_portable / {per_sample}",
+        ("sha256_limit_portable", sha_portable["value"] / per_sample),
+        compressions_per_sample=per_sample, depth=config.augmentation_depth,
+        kernel_paths=["portable"],
+    )
+    figures = [oracle, gen1, gen_all, gen_portable, sha, sha_portable, share, share_portable]
+    assert tuple(f["name"] for f in figures) == FIGURES
+    return figures

@@ -1,0 +1,62 @@
+"""One rank of the 2-process test in ``test_torch.py`` (run by torchrun, not by pytest).
+
+Each rank joins a gloo process group, reads its rank with ``dpa.distributed.from_env``,
+runs a DataLoader with 2 workers over a ``ParamBatchDataset`` for every case and
+epoch, gathers every (sample id, parameters) batch it saw to rank 0 over gloo, and
+rank 0 writes them all to the ``.npz`` file named on the command line.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import torch.distributed as dist
+from torch.utils.data import DataLoader
+
+import dpa
+from dpa.distributed import from_env
+from dpa.torch import DistributedParamSampler, ParamBatchDataset
+
+NUM_SAMPLES = 10_007  # prime: uneven across ranks, workers and batches
+BATCH_SIZE = 64
+EPOCHS = (0, 1)
+#: case name -> sampler keywords; the parent test reads these too.
+CASES = {
+    "sample_keep": dict(seeding="sample", split="strided", uneven="keep", shuffle=True),
+    "sample_pad": dict(seeding="sample", split="strided", uneven="pad", shuffle=True, base_seed=4),
+    "rank_dpa": dict(seeding="rank", split="contiguous", uneven="keep", shuffle=False),
+}
+CONFIG = dpa.get_preset("mild")
+
+
+def main(out_path: str) -> None:
+    dist.init_process_group("gloo")
+    env = from_env()
+    assert env.source == "torch.distributed", env
+    assert (env.rank, env.world_size) == (dist.get_rank(), dist.get_world_size())
+    saved = {}
+    for name, kw in CASES.items():
+        sampler = DistributedParamSampler(NUM_SAMPLES, BATCH_SIZE, CONFIG, **kw)
+        loader = DataLoader(ParamBatchDataset(sampler), batch_size=None, num_workers=2)
+        for epoch in EPOCHS:
+            sampler.set_epoch(epoch)
+            ids, table = [], []
+            for sample_ids, params in loader:
+                ids.append(sample_ids.numpy())
+                table.append(np.stack([params[f].numpy() for f in dpa.FIELDS]))
+            mine = (np.concatenate(ids), np.concatenate(table, axis=1), len(ids))
+            gathered = [None] * env.world_size
+            dist.all_gather_object(gathered, mine)
+            for rank, (i, t, nb) in enumerate(gathered):
+                saved[f"{name}/{epoch}/{rank}/ids"] = i
+                saved[f"{name}/{epoch}/{rank}/params"] = t
+                saved[f"{name}/{epoch}/{rank}/batches"] = np.int64(nb)
+    if env.rank == 0:
+        np.savez(out_path, world_size=env.world_size, **saved)
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

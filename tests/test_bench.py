@@ -1,0 +1,116 @@
+"""The benchmark entry point runs and writes complete JSON (sizes tiny: not a timed test)."""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import subprocess
+import sys
+
+import pytest
+
+import dpa
+import dpa.bench
+import dpa.chain
+from dpa.bench import __main__ as bench_main
+from dpa.bench import core, machine
+
+TINY = ["--ids", "20000", "--oracle-ids", "200", "--compressions", "20000", "--repeats", "2"]
+
+MACHINE_KEYS = {
+    "cpu_model", "sha_ni", "avx2", "kernel_paths", "cores_available", "default_threads",
+    "python", "numpy", "dpa", "git",
+}
+
+
+def _positive(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
+
+
+def _check_doc(doc: dict) -> None:
+    m = doc["machine"]
+    assert MACHINE_KEYS <= m.keys()
+    assert m["sha_ni"] == ("sha-ni" in dpa.available_kernel_paths())
+    assert m["avx2"] == ("avx2" in dpa.available_kernel_paths())
+    assert m["cores_available"] >= 1 and m["default_threads"] >= 1
+    assert m["dpa"] == dpa.__version__
+    assert m["git"] is None or len(m["git"]["commit"]) == 40
+
+    figures = {f["name"]: f for f in doc["figures"]}
+    assert tuple(figures) == core.FIGURES
+    for f in figures.values():
+        assert _positive(f["value"]), f
+        assert f["unit"] in ("samples/s", "compressions/s")
+        if f["baseline"] is not None:
+            assert _positive(f["baseline_value"]) and _positive(f["ratio"]), f
+            assert f["ratio"] == pytest.approx(f["value"] / f["baseline_value"])
+    assert figures["generate_1_thread"]["baseline"] == "oracle"
+    assert figures["generate_all_threads"]["params"]["threads"] == dpa.default_threads()
+    assert figures["generate_portable_1_thread"]["params"]["kernel_paths"] == ["portable"]
+    assert figures["sha256_limit_share"]["params"]["compressions_per_sample"] == 21
+
+
+def test_command_line_writes_json(tmp_path):
+    path = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "dpa.bench", "--quick", "--only", "core", *TINY, "--json", str(path)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "generate_1_thread" in done.stdout
+    doc = json.loads(path.read_text())
+    _check_doc(doc)
+    assert doc["run"]["quick"] is True and doc["run"]["only"] == "core"
+
+
+def test_kernel_paths_restored():
+    before = dpa.get_kernel_paths()
+    core.run(True, ids=5000, oracle_ids=20, compressions=1000, repeats=1)
+    assert dpa.get_kernel_paths() == before
+
+
+def test_missing_section_is_skipped(tmp_path, monkeypatch, capsys):
+    sections = ("core", "no_such_section")
+    monkeypatch.setattr(dpa.bench, "SECTIONS", sections)
+    monkeypatch.setattr(bench_main, "SECTIONS", sections)
+    path = tmp_path / "bench.json"
+    assert bench_main.main(["--quick", *TINY, "--json", str(path)]) == 0
+    doc = json.loads(path.read_text())
+    _check_doc(doc)
+    assert "no_such_section" in doc["skipped"]
+    assert "skipped" in capsys.readouterr().out
+    assert bench_main.main(["--only", "no_such_section"]) == 1
+
+
+def test_bad_sizes_rejected():
+    with pytest.raises(ValueError, match="ids should be a positive integer"):
+        core.run(True, ids=0)
+    with pytest.raises(SystemExit):
+        bench_main.main(["--repeats", "0"])
+
+
+@pytest.mark.parametrize("depth", [1, 10, 93, 300])
+def test_compressions_per_sample(depth):
+    # One first block, then per step the sample's 64 hex bytes and the kernel's
+    # constant tail blocks (fib(i) and padding: more than one block past fib(~260)).
+    _, start = dpa._core.chain_tail_blocks(dpa.chain.fib_strings(depth))
+    assert core.compressions_per_sample(depth) == 1 + depth + int(start[-1])
+    if depth == 10:
+        assert core.compressions_per_sample(depth) == 21
+
+
+def test_git_absent(monkeypatch):
+    def no_git(*args, **kwargs):
+        raise FileNotFoundError("git")
+
+    monkeypatch.setattr(machine.subprocess, "run", no_git)
+    assert machine.git_revision() is None
+    assert machine.machine_facts()["git"] is None
+
+
+def test_cpu_model_unreadable(tmp_path):
+    assert machine.cpu_model(str(tmp_path / "missing")) == (platform.processor() or None)
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: Test CPU 9000\n")
+    assert machine.cpu_model(str(info)) == "Test CPU 9000"
