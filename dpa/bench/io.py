@@ -49,8 +49,8 @@ __all__ = ["run"]
 
 _FULL = {"exports": [("dpa", 5_000_000), ("dpa", 50_000_000), ("philox", 50_000_000)],
          "convert": 1_000_000}
-_QUICK = {"exports": [("dpa", 100_000), ("dpa", 400_000), ("philox", 1_000_000)],
-          "convert": 20_000}
+_QUICK = {"exports": [("dpa", 50_000), ("dpa", 200_000), ("philox", 500_000)],
+          "convert": 5_000}
 _TARGET = 0.8
 _MIB = 1 << 20
 
