@@ -17,11 +17,13 @@ from setuptools import Extension, setup
 
 DEBUG = os.environ.get("DPA_DEBUG") == "1"
 
+link_args = []
 if os.name == "nt":
     c_args = ["/O2", "/fp:precise"]
 else:
     c_args = ["-O0", "-g"] if DEBUG else ["-O3"]
-    c_args += ["-ffp-contract=off", "-fno-fast-math", "-std=gnu99"]
+    c_args += ["-ffp-contract=off", "-fno-fast-math", "-std=gnu11", "-pthread"]
+    link_args = ["-pthread"]
 
 directives = {"language_level": 3}
 if DEBUG:
@@ -30,11 +32,14 @@ if DEBUG:
 extensions = [
     Extension(
         "dpa._core",
-        sources=["dpa/_core.pyx", "dpa/src/dpa_kernel.c", "dpa/src/philox_kernel.c"],
-        depends=["dpa/src/dpa_kernel.h", "dpa/src/dpa_lanes.h", "dpa/src/philox_kernel.h"],
+        sources=["dpa/_core.pyx", "dpa/src/dpa_kernel.c", "dpa/src/philox_kernel.c",
+                 "dpa/src/team.c"],
+        depends=["dpa/src/dpa_kernel.h", "dpa/src/dpa_lanes.h", "dpa/src/philox_kernel.h",
+                 "dpa/src/team.h"],
         include_dirs=[np.get_include(), "dpa"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=c_args,
+        extra_link_args=link_args,
     )
 ]
 

@@ -22,33 +22,31 @@ class DPAKernel:
         lows: Sequence[float],
         spans: Sequence[float],
     ) -> None: ...
-    def fill(
-        self,
-        out: np.ndarray,
-        start: int,
-        stop: int,
-        ids: npt.NDArray[np.int64] | None,
-        first: int,
-        step: int,
-        hash_offset: int,
-        paths: int,
-    ) -> None: ...
 
 class PhiloxKernel:
     def __init__(
         self, seed: int, epoch: int, lows: Sequence[float], spans: Sequence[float]
     ) -> None: ...
-    def fill(
-        self,
-        out: np.ndarray,
-        start: int,
-        stop: int,
-        ids: npt.NDArray[np.int64] | None,
-        first: int,
-        step: int,
-        hash_offset: int,
-        paths: int,
-    ) -> None: ...
+
+MAX_PARTS: int
+
+class Team:
+    def __init__(self, spin_ns: int) -> None: ...
+    def work(self, index: int) -> None: ...
+    def wait_ready(self, count: int) -> None: ...
+    def stop(self) -> None: ...
+
+def fill(
+    kernel: DPAKernel | PhiloxKernel,
+    out: np.ndarray,
+    bounds: Sequence[int],
+    ids: npt.NDArray[np.int64] | None,
+    first: int,
+    step: int,
+    hash_offset: int,
+    paths: int,
+    team: Team | None = None,
+) -> None: ...
 
 def philox4x32_10(ctr: Sequence[int], key: Sequence[int]) -> list[int]: ...
 def sha256_compress_loop(nblocks: int, paths: int) -> list[int]: ...

@@ -5,12 +5,15 @@
 Layers, in order (see ``src/dpa_kernel.h`` for the algorithm):
 
 1. C kernels in ``src/``: ``dpa_fill`` computes DPA 0.2.1 records for a block
-   of sample ids, choosing portable, AVX2 or SHA-NI code at run time.
-2. This module: ``DPAKernel`` holds a plan (prefix, depth, ranges and the
-   pre-expanded constant blocks of the hash chain) and fills slices of a
-   record array with the GIL released.  Inputs are validated by the Python
-   callers (``dpa.engine``); these functions only check what would otherwise
-   corrupt memory.
+   of sample ids, choosing portable, AVX2 or SHA-NI code at run time;
+   ``dpa_philox_fill`` does the same for the ``philox-v1`` scheme; ``team.c``
+   hands the parts of a job to worker threads (``src/team.h``).
+2. This module: ``DPAKernel`` / ``PhiloxKernel`` hold a plan (for DPA: the
+   prefix, depth, ranges and the pre-expanded constant blocks of the hash
+   chain); :func:`fill` fills a record array with the GIL released, its parts
+   run by a :class:`Team` or one after another in the calling thread.  Inputs
+   are validated by the Python callers (``dpa.engine``); these functions only
+   check what would otherwise corrupt memory.
 """
 
 from libc.stdint cimport int64_t, uint32_t, uint64_t
@@ -51,6 +54,29 @@ cdef extern from "src/philox_kernel.h" nogil:
     void dpa_philox4x32_10(const uint32_t *ctr, const uint32_t *key, uint32_t *out)
     void dpa_philox_fill(const philox_plan *plan, const dpa_ids *ids, char *rec, int64_t n,
                          int64_t itemsize, int paths)
+
+cdef extern from "src/team.h" nogil:
+    int DPA_TEAM_MAX_PARTS
+    int DPA_JOB_DPA
+    int DPA_JOB_PHILOX
+    ctypedef struct dpa_job:
+        int kind
+        const void *plan
+        dpa_ids ids
+        char *rec
+        int64_t itemsize
+        int64_t hash_offset
+        int paths
+        int nparts
+        int64_t bounds[257]
+    ctypedef struct dpa_team:
+        pass
+    dpa_team *dpa_team_new(int64_t spin_ns)
+    void dpa_team_work(dpa_team *team, int index)
+    void dpa_team_wait_ready(dpa_team *team, int count)
+    int dpa_team_run(dpa_team *team, const dpa_job *job)
+    int dpa_job_run_part(const dpa_job *job, int part)
+    void dpa_team_stop(dpa_team *team)
 
 PATH_AVX2 = DPA_PATH_AVX2
 PATH_SHANI = DPA_PATH_SHANI
@@ -128,62 +154,6 @@ cdef class DPAKernel:
             self.plan.low[k] = float(lows[k])
             self.plan.span[k] = float(spans[k])
 
-    def fill(self, cnp.ndarray out, Py_ssize_t start, Py_ssize_t stop, ids, int64_t first,
-             int64_t step, int hash_offset, int paths):
-        """Fill records ``out[start:stop]`` with the GIL released.
-
-        ``out`` is a C-contiguous 1-D record array: the int64 sample id, five
-        float64 fields, and a 64-byte hash field at byte ``hash_offset`` (or
-        -1 for none).  Record ``i``'s id is ``ids[i]`` if ``ids`` is an int64
-        array, else ``first + i * step``; the kernel writes it too.
-        """
-        cdef char *base = _record_slice(out, start, stop)
-        cdef int64_t itemsize = out.itemsize
-        cdef int rc
-        cdef dpa_ids s
-        _ids_for(&s, ids, start, stop, first, step)
-        if hash_offset >= 0 and (hash_offset < 48 or hash_offset > itemsize - 64):
-            raise ValueError("record layout does not fit the item size")
-        with nogil:
-            rc = dpa_fill(&self.plan, &s, base, stop - start, itemsize, hash_offset, paths)
-        if rc != 0:
-            raise MemoryError("dpa kernel could not allocate its scratch memory")
-
-
-cdef char *_record_slice(cnp.ndarray out, Py_ssize_t start, Py_ssize_t stop) except NULL:
-    """Check ``out[start:stop]`` is a writeable record slice; return its address."""
-    if out.ndim != 1 or not out.flags.c_contiguous or not out.flags.writeable:
-        raise ValueError("out must be a writeable C-contiguous 1-D array")
-    if not (0 <= start <= stop <= out.shape[0]):
-        raise IndexError(f"bad slice [{start}:{stop}] of {out.shape[0]} records")
-    if out.itemsize < 48:
-        raise ValueError("record layout does not fit the item size")
-    cdef char *base = <char *>cnp.PyArray_DATA(out)
-    cdef Py_ssize_t itemsize = out.itemsize
-    return base + start * itemsize
-
-
-cdef int _ids_for(dpa_ids *s, ids, Py_ssize_t start, Py_ssize_t stop, int64_t first,
-                  int64_t step) except -1:
-    """Point ``s`` at the ids of records ``start .. stop-1``.
-
-    ``ids`` is None (ids are ``first + i * step`` for record ``i``) or a
-    C-contiguous int64 array with one id per record of ``out``.
-    """
-    cdef cnp.ndarray arr
-    if ids is None:
-        s.ids = NULL
-        s.first = <int64_t>(<uint64_t>first + <uint64_t>start * <uint64_t>step)
-        s.step = step
-        return 0
-    arr = ids
-    if arr.dtype != np.int64 or arr.ndim != 1 or not arr.flags.c_contiguous or arr.shape[0] < stop:
-        raise ValueError("ids must be a C-contiguous int64 array covering the records")
-    s.ids = <const int64_t *>cnp.PyArray_DATA(arr) + start
-    s.first = 0
-    s.step = 0
-    return 0
-
 
 cdef class PhiloxKernel:
     """A compiled plan for the ``philox-v1`` scheme (see ``src/philox_kernel.h``).
@@ -213,21 +183,137 @@ cdef class PhiloxKernel:
             self.plan.low[k] = float(lows[k])
             self.plan.span[k] = float(spans[k])
 
-    def fill(self, cnp.ndarray out, Py_ssize_t start, Py_ssize_t stop, ids, int64_t first,
-             int64_t step, int hash_offset, int paths):
-        """Fill records ``out[start:stop]`` with the GIL released.
 
-        Same contract as :meth:`DPAKernel.fill`; this scheme has no hash, so
-        ``hash_offset`` must be -1.
-        """
-        cdef char *base = _record_slice(out, start, stop)
-        cdef int64_t itemsize = out.itemsize
-        cdef dpa_ids s
-        _ids_for(&s, ids, start, stop, first, step)
+# ---- filling records: jobs, and the team that runs their parts --------------
+
+
+cdef int _job_for(dpa_job *job, kernel, cnp.ndarray out, bounds, ids, int64_t first,
+                  int64_t step, int hash_offset, int paths) except -1:
+    """Fill ``job`` for ``kernel`` after checking what could corrupt memory.
+
+    ``out`` is a writeable C-contiguous 1-D record array: the int64 sample id,
+    five float64 fields, and (DPA only) a 64-byte hash field at byte
+    ``hash_offset``, or -1 for none.  ``bounds`` (``0 = b0 <= b1 <= ... <=
+    len(out)``) cuts records ``0 .. bounds[-1]-1`` into parts.  Record ``i``'s
+    id is ``ids[i]`` if ``ids`` is an int64 array, else ``first + i * step``.
+    """
+    cdef Py_ssize_t k, nparts = len(bounds) - 1
+    cdef int64_t n
+    cdef cnp.ndarray arr
+    if out.ndim != 1 or not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError("out must be a writeable C-contiguous 1-D array")
+    if out.itemsize < 48:
+        raise ValueError("record layout does not fit the item size")
+    if not (1 <= nparts <= DPA_TEAM_MAX_PARTS):
+        raise ValueError(f"a job has 1 to {DPA_TEAM_MAX_PARTS} parts, but got {nparts}")
+    job.bounds[0] = bounds[0]
+    if job.bounds[0] != 0:
+        raise ValueError("bounds must start at 0")
+    for k in range(1, nparts + 1):
+        job.bounds[k] = bounds[k]
+        if job.bounds[k] < job.bounds[k - 1]:
+            raise ValueError("bounds must not decrease")
+    n = job.bounds[nparts]
+    if n > out.shape[0]:
+        raise IndexError(f"bounds end at {n}, past the {out.shape[0]} records of out")
+    if isinstance(kernel, DPAKernel):
+        if hash_offset >= 0 and (hash_offset < 48 or hash_offset > out.itemsize - 64):
+            raise ValueError("record layout does not fit the item size")
+        job.kind = DPA_JOB_DPA
+        job.plan = &(<DPAKernel>kernel).plan
+    elif isinstance(kernel, PhiloxKernel):
         if hash_offset != -1:
             raise ValueError("the philox scheme has no hash field")
+        job.kind = DPA_JOB_PHILOX
+        job.plan = &(<PhiloxKernel>kernel).plan
+    else:
+        raise TypeError(f"kernel should be a DPAKernel or PhiloxKernel, not {type(kernel).__name__}")
+    if ids is None:
+        job.ids.ids = NULL
+        job.ids.first = first
+        job.ids.step = step
+    else:
+        arr = ids
+        if arr.dtype != np.int64 or arr.ndim != 1 or not arr.flags.c_contiguous \
+                or arr.shape[0] < n:
+            raise ValueError("ids must be a C-contiguous int64 array covering the records")
+        job.ids.ids = <const int64_t *>cnp.PyArray_DATA(arr)
+        job.ids.first = 0
+        job.ids.step = 0
+    job.rec = <char *>cnp.PyArray_DATA(out)
+    job.itemsize = out.itemsize
+    job.hash_offset = hash_offset
+    job.paths = paths
+    job.nparts = <int>nparts
+    return 0
+
+
+cdef class Team:
+    """Worker threads for :func:`fill` (see ``src/team.h``).
+
+    The caller starts ``threading.Thread(target=team.work, args=(k,))`` for
+    ``k = 1, 2, ...`` and waits with :meth:`wait_ready`; :func:`fill` then
+    runs part ``k`` of a job in worker ``k``.  One job at a time: callers
+    serialise their use of a team.  A team is never freed (a worker may still
+    be inside it, and a forked child inherits it without its threads).
+
+    Parameters
+    ----------
+    spin_ns : int
+        How long an idle worker, and a caller waiting for its workers, spin
+        before they sleep.
+    """
+
+    cdef dpa_team *team
+
+    def __cinit__(self, int64_t spin_ns):
+        if spin_ns < 0:
+            raise ValueError("spin_ns must be non-negative")
+        self.team = dpa_team_new(spin_ns)
+        if self.team == NULL:
+            raise MemoryError("could not allocate a worker team")
+
+    def work(self, int index):
+        """Worker ``index``'s body (``1 <= index < MAX_PARTS``), until :meth:`stop`."""
+        if not (1 <= index < DPA_TEAM_MAX_PARTS):
+            raise ValueError(f"worker index must be in [1, {DPA_TEAM_MAX_PARTS})")
         with nogil:
-            dpa_philox_fill(&self.plan, &s, base, stop - start, itemsize, paths)
+            dpa_team_work(self.team, index)
+
+    def wait_ready(self, int count):
+        """Block until ``count`` workers are inside :meth:`work`."""
+        with nogil:
+            dpa_team_wait_ready(self.team, count)
+
+    def stop(self):
+        """Make the workers return from :meth:`work` once idle."""
+        dpa_team_stop(self.team)
+
+
+MAX_PARTS = DPA_TEAM_MAX_PARTS
+
+
+def fill(kernel, cnp.ndarray out, bounds, ids, int64_t first, int64_t step, int hash_offset,
+         int paths, Team team=None):
+    """Fill records ``out[:bounds[-1]]`` with ``kernel``, the GIL released.
+
+    Part ``k`` is records ``bounds[k] .. bounds[k+1]-1``.  With ``team``, part
+    0 runs in this thread and part ``k`` in worker ``k`` (which must be
+    running); without, the parts run one after another in this thread.  The
+    records do not depend on the parts.  See ``_job_for`` for the layout.
+    """
+    cdef dpa_job job
+    cdef int rc = 0, k
+    _job_for(&job, kernel, out, bounds, ids, first, step, hash_offset, paths)
+    with nogil:
+        if team is not None:
+            rc = dpa_team_run(team.team, &job)
+        else:
+            for k in range(job.nparts):
+                if dpa_job_run_part(&job, k) != 0:
+                    rc = -1
+    if rc != 0:
+        raise MemoryError("dpa kernel could not allocate its scratch memory")
 
 
 def philox4x32_10(ctr, key):

@@ -8,13 +8,22 @@ compiled kernel: a stream is a :class:`DistributedParamStream`, a
 :class:`dpa.ParamStream` whose ``claim``/``generate`` hand arrays to the batch
 engine without building a dict per sample.
 
-Beyond DPA, four choices, each keyword-only and off by default so that the
+Beyond DPA, five choices, each keyword-only and off by default so that the
 default output is DPA's:
 
+Scheme (``scheme=``)
+    ``"dpa"`` (DPA's SHA-256 chain; everything below) or ``"philox"`` (the
+    counter-based ``philox-v1`` scheme of docs/schemes.md): a sample's
+    parameters are then ``dpa.generate([id], config, scheme="philox",
+    base_seed=base_seed, epoch=epoch if epoch_params else 0)``, never a
+    function of the rank, so ``seeding`` must be ``"sample"`` (its default
+    for philox) and the records have no ``hash``.  The split, padding and
+    shuffle are the same for both schemes.
 Seeding (``seeding=``)
-    ``"rank"`` (DPA's): the chain starts from ``"{base_seed}:{rank}:{sample_id}"``,
-    so a sample's parameters depend on the rank that processes it, and
-    changing the world size changes them.  ``"sample"``: parameters depend only
+    ``"rank"`` (DPA's, the default with ``scheme="dpa"``): the chain starts
+    from ``"{base_seed}:{rank}:{sample_id}"``, so a sample's parameters
+    depend on the rank that processes it, and changing the world size
+    changes them.  ``"sample"``: parameters depend only
     on the sample id and ``base_seed``; with ``base_seed=0`` the chain starts
     from ``"{sample_id}"``, exactly as single-process :func:`dpa.generate`, and
     with ``base_seed=b > 0`` from ``"{b}::{sample_id}"`` (a rank field left
@@ -37,9 +46,10 @@ Epochs (``epoch=``, ``shuffle=``, ``epoch_params=``)
     before the split, so each rank computes only its own share.  With
     ``epoch_params=True`` the parameters vary per epoch too: the message
     prefix gains an epoch field (``"{base_seed}:{rank}:{epoch}:"`` for
-    ``"rank"`` seeding, ``"{base_seed}::{epoch}:"`` for ``"sample"``).
+    ``"rank"`` seeding, ``"{base_seed}::{epoch}:"`` for ``"sample"``); with
+    ``scheme="philox"`` the philox epoch is ``epoch`` (else 0).
 
-Compatibility guarantee: with the defaults (``seeding="rank"``,
+Compatibility guarantee: with the defaults (``scheme="dpa"``, ``seeding="rank"``,
 ``split="contiguous"``, ``uneven="keep"``, ``shuffle=False``,
 ``epoch_params=False``) every range, record and hash equals DPA 0.2.1's.
 """
@@ -58,10 +68,11 @@ import numpy as np
 from . import engine as _engine
 from .chain import records_to_dicts
 from .config import AugmentationConfig
-from .engine import MAX_SAMPLE_ID
+from .engine import MAX_SAMPLE_ID, SCHEMES
 from .stream import ParamStream
 
 __all__ = [
+    "SCHEMES",
     "SEEDING_MODES",
     "SPLIT_MODES",
     "UNEVEN_MODES",
@@ -157,6 +168,25 @@ def _choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name} should be one of {choices}, but got {name}={value!r}")
     return value
+
+
+def _scheme_seeding(scheme: Any, seeding: Any) -> tuple[str, str]:
+    """Validated ``(scheme, seeding)``; ``seeding=None`` picks the scheme's default.
+
+    ``None`` is ``"rank"`` (DPA's) for ``scheme="dpa"`` and ``"sample"`` for
+    ``scheme="philox"``, whose parameters never depend on the rank.
+    """
+    scheme = _choice(scheme, "scheme", SCHEMES)
+    if seeding is None:
+        return scheme, "rank" if scheme == "dpa" else "sample"
+    seeding = _choice(seeding, "seeding", SEEDING_MODES)
+    if scheme == "philox" and seeding == "rank":
+        raise ValueError(
+            "seeding='rank' does not apply to scheme='philox': its parameters depend only on "
+            "(base_seed, epoch, sample_id), never on the rank; use seeding='sample' (the "
+            "default for philox)"
+        )
+    return scheme, seeding
 
 
 def _config(config: Any) -> AugmentationConfig:
@@ -408,10 +438,11 @@ def gen_distributed_augmentation_params(
     base_seed: int = 0,
     world_size: int = 1,
     *,
-    seeding: str = "rank",
+    scheme: str = "dpa",
+    seeding: str | None = None,
     epoch: int | None = None,
 ) -> dict[str, Any]:
-    """gen_distributed_augmentation_params(sample_id, rank, config=None, base_seed=0, world_size=1, *, seeding="rank", epoch=None)
+    """gen_distributed_augmentation_params(sample_id, rank, config=None, base_seed=0, world_size=1, *, scheme="dpa", seeding=None, epoch=None)
 
     One sample's parameters on one rank, as DPA 0.2.1's dict.
 
@@ -424,26 +455,34 @@ def gen_distributed_augmentation_params(
     config : AugmentationConfig, optional
         DPA's defaults when omitted.
     base_seed : int
-        Non-negative.
+        Non-negative (with ``scheme="philox"``, the key: below ``2**64``).
     world_size : int
         ``>= 1``; only bounds ``rank``, as in DPA.
-    seeding : {"rank", "sample"}
-        ``"rank"`` (DPA's) or ``"sample"`` (rank-independent; see
-        :func:`seed_prefix`).
+    scheme : {"dpa", "philox"}
+        ``"dpa"`` (DPA's) or the counter-based ``"philox"``, whose parameters
+        are ``dpa.generate([sample_id], config, scheme="philox",
+        base_seed=base_seed, epoch=epoch or 0)``, whatever the rank.
+    seeding : {"rank", "sample"}, optional
+        ``"rank"`` (DPA's, the default with ``scheme="dpa"``) or ``"sample"``
+        (rank-independent; see :func:`seed_prefix`; the default, and the only
+        mode, with ``scheme="philox"``).
     epoch : int, optional
-        Vary the parameters per epoch (see :func:`seed_prefix`).
+        Vary the parameters per epoch (see :func:`seed_prefix`); with
+        ``scheme="philox"``, the philox epoch (``< 2**32``; 0 when omitted).
 
     Returns
     -------
     dict
         ``rotation``, ``brightness``, ``noise``, ``scale``, ``contrast``
-        (floats), ``hash`` (hex string) and ``rank``, as DPA returns them.
+        (floats), ``hash`` (hex string) and ``rank``, as DPA returns them;
+        no ``hash`` with ``scheme="philox"``.
 
     Raises
     ------
     ValueError
         Negative ``sample_id``; ``world_size < 1``; ``rank`` outside
-        ``[0, world_size)`` (``InvalidRankError``).
+        ``[0, world_size)`` (``InvalidRankError``); an unknown ``scheme`` or
+        ``seeding``; ``seeding="rank"`` with ``scheme="philox"``.
     SeedGenerationError
         Negative ``base_seed`` (DPA raises this error for it too).
     """
@@ -451,15 +490,20 @@ def gen_distributed_augmentation_params(
     world_size = _world_size(world_size)
     rank = _rank(rank, world_size)
     config = _config(config)
+    scheme, seeding = _scheme_seeding(scheme, seeding)
     if _int(base_seed, "base_seed") < 0:
         raise SeedGenerationError(
             "Failed to generate distributed augmentation parameters: "
             f"base_seed must be non-negative, but got base_seed={base_seed}"
         )
-    prefix = seed_prefix(seeding, rank, base_seed, epoch)
-    rec = _generate_prefixed(
-        range(sample_id, sample_id + 1), config, prefix, hash=True, threads=1
-    )
+    ids = range(sample_id, sample_id + 1)
+    if scheme == "philox":
+        epoch = 0 if epoch is None else _non_negative(epoch, "epoch")
+        rec = _engine.generate(ids, config, scheme="philox", base_seed=base_seed, epoch=epoch,
+                               threads=1)
+    else:
+        rec = _generate_prefixed(ids, config, seed_prefix(seeding, rank, base_seed, epoch),
+                                 hash=True, threads=1)
     params = records_to_dicts(rec)[0]
     params["rank"] = rank
     return params
@@ -636,14 +680,18 @@ class DistributedParamStream(ParamStream):
     """One rank's share of a distributed generation, as a :class:`dpa.ParamStream`.
 
     Iterated, it yields DPA's dicts (each with the extra ``rank`` key DPA's
-    distributed stream adds), or lists of ``chunk_size`` of them.  Array
+    distributed stream adds), or lists of ``chunk_size`` of them; with
+    ``scheme="philox"`` the dicts have ``rank`` but no ``hash``.  Array
     consumers use ``claim()``/``generate()``/``blocks()`` as with any
-    ``ParamStream``: :meth:`generate` applies this stream's seeding.
+    ``ParamStream``: :meth:`generate` applies this stream's scheme and seeding.
 
     Build it with :func:`stream_distributed_augmentation_chain`; the
-    attributes ``world_size``, ``seeding``, ``split``, ``uneven``,
-    ``shuffle``, ``epoch``, ``epoch_params`` and ``prefix`` (the hashed
-    message prefix) describe it.
+    attributes ``scheme``, ``rank``, ``world_size``, ``base_seed``,
+    ``seeding``, ``split``, ``uneven``, ``shuffle``, ``epoch`` (the epoch
+    of the order), ``epoch_params`` and ``prefix`` (the hashed message
+    prefix of the DPA scheme; ``None`` with ``scheme="philox"``, which hashes
+    no message) describe it.  With ``scheme="philox"`` the parameters use the
+    philox epoch ``epoch if epoch_params else 0``.
     """
 
     def __init__(
@@ -655,45 +703,82 @@ class DistributedParamStream(ParamStream):
         chunk_size: int | None = None,
         *,
         base_seed: int = 0,
-        seeding: str = "rank",
+        seeding: str | None = None,
         split: str = "contiguous",
         uneven: str = "keep",
         shuffle: bool = False,
         epoch: int = 0,
         epoch_params: bool = False,
+        scheme: str = "dpa",
     ) -> None:
         # The parent validates config and chunk_size and sets up iteration.
         super().__init__(range(0), _config(config), chunk_size)
+        self.scheme, self.seeding = _scheme_seeding(scheme, seeding)
         self.world_size = _world_size(world_size)
         self.rank = _rank(rank, self.world_size)
         self.base_seed = _non_negative(base_seed, "base_seed")
-        self.seeding = _choice(seeding, "seeding", SEEDING_MODES)
         self.split = _choice(split, "split", SPLIT_MODES)
         self.uneven = _choice(uneven, "uneven", UNEVEN_MODES)
         self.shuffle = bool(shuffle)
         self.epoch = _non_negative(epoch, "epoch")
         self.epoch_params = bool(epoch_params)
-        self.prefix = seed_prefix(
-            self.seeding, self.rank, self.base_seed, self.epoch if self.epoch_params else None
-        )
+        if self.scheme == "philox":
+            self.prefix = None
+            # Validates the key (< 2**64) and epoch (< 2**32) now.
+            _engine.kernel_for(self.config, scheme="philox", base_seed=self.base_seed,
+                               epoch=self._philox_epoch)
+        else:
+            self.prefix = seed_prefix(
+                self.seeding, self.rank, self.base_seed,
+                self.epoch if self.epoch_params else None,
+            )
         self.ids = ids
+
+    @property
+    def _philox_epoch(self) -> int:
+        return self.epoch if self.epoch_params else 0
 
     def __repr__(self) -> str:
         return (
             f"DistributedParamStream(rank={self.rank}, world_size={self.world_size}, "
-            f"samples={len(self.ids)}, position={self.position}, seeding={self.seeding!r}, "
-            f"split={self.split!r}, uneven={self.uneven!r}, shuffle={self.shuffle}, "
-            f"epoch={self.epoch}, chunk_size={self.chunk_size})"
+            f"samples={len(self.ids)}, position={self.position}, scheme={self.scheme!r}, "
+            f"seeding={self.seeding!r}, split={self.split!r}, uneven={self.uneven!r}, "
+            f"shuffle={self.shuffle}, epoch={self.epoch}, chunk_size={self.chunk_size})"
         )
 
     def generate(self, ids: Any, out: np.ndarray | None = None, hash: bool = False,
                  threads: int | None = None) -> np.ndarray:
-        """Records for ``ids`` (a range or int array) with this stream's seeding.
+        """Records for ``ids`` (a range or int array) with this stream's scheme and seeding.
 
-        Does not consume the stream.
+        Does not consume the stream.  ``hash=True`` needs ``scheme="dpa"``
+        (``ValueError`` otherwise, as :func:`dpa.generate` raises).
         """
+        if self.scheme == "philox":
+            return _engine.generate(ids, self.config, out=out, threads=threads, hash=hash,
+                                    scheme="philox", base_seed=self.base_seed,
+                                    epoch=self._philox_epoch)
         return _generate_prefixed(ids, self.config, self.prefix, out=out, threads=threads,
                                   hash=hash)
+
+    def seeding_provenance(self) -> dict[str, Any]:
+        """The seeding of this stream's records, as recorded in ``.npy`` provenance.
+
+        ``scheme="philox"``: ``{"scheme": "philox", "base_seed": b, "epoch":
+        e}`` with the philox epoch ``e`` (``epoch`` if ``epoch_params``, else
+        0; the order's epoch is not a seeding key).  ``scheme="dpa"``: DPA's
+        rank-aware seeding without an epoch is ``{"scheme": "dpa", "rank": r,
+        "base_seed": b}`` and the empty prefix ``{"scheme": "dpa"}``, as
+        :func:`dpa.generate` takes them; any other prefix (``"sample"`` seeding
+        with ``base_seed > 0``, ``epoch_params=True``) is recorded as is,
+        ``{"scheme": "dpa", "prefix": "<the hashed prefix, ASCII>"}``.
+        """
+        if self.scheme == "philox":
+            return {"scheme": "philox", "base_seed": self.base_seed, "epoch": self._philox_epoch}
+        if self.prefix == f"{self.base_seed}:{self.rank}:".encode():
+            return {"scheme": "dpa", "rank": self.rank, "base_seed": self.base_seed}
+        if self.prefix == b"":
+            return {"scheme": "dpa"}
+        return {"scheme": "dpa", "prefix": self.prefix.decode("ascii")}
 
     def _next_dict(self) -> dict[str, Any]:
         params = super()._next_dict()
@@ -711,7 +796,8 @@ def stream_distributed_augmentation_chain(
     verbose: bool = False,
     inclusive_range: bool = True,
     *,
-    seeding: str = "rank",
+    scheme: str = "dpa",
+    seeding: str | None = None,
     split: str = "contiguous",
     uneven: str = "keep",
     shuffle: bool = False,
@@ -719,7 +805,7 @@ def stream_distributed_augmentation_chain(
     epoch_params: bool = False,
     start_id: int = 0,
 ) -> DistributedParamStream:
-    """stream_distributed_augmentation_chain(num_samples, rank, world_size, config=None, base_seed=0, chunk_size=None, verbose=False, inclusive_range=True, *, seeding="rank", split="contiguous", uneven="keep", shuffle=False, epoch=0, epoch_params=False, start_id=0)
+    """stream_distributed_augmentation_chain(num_samples, rank, world_size, config=None, base_seed=0, chunk_size=None, verbose=False, inclusive_range=True, *, scheme="dpa", seeding=None, split="contiguous", uneven="keep", shuffle=False, epoch=0, epoch_params=False, start_id=0)
 
     ``rank``'s share of ``num_samples`` samples, as a stream.
 
@@ -727,7 +813,7 @@ def stream_distributed_augmentation_chain(
     ``DistributedRangeSplitter(num_samples, world_size).get_rank_range(rank)``
     with DPA's rank-aware seeding, iterated as dicts (with a ``rank`` key) or
     lists of ``chunk_size`` dicts.  The keyword-only arguments choose the
-    seeding mode, split, padding and epoch (module docs).
+    scheme, seeding mode, split, padding and epoch (module docs).
 
     Parameters
     ----------
@@ -739,14 +825,24 @@ def stream_distributed_augmentation_chain(
     config : AugmentationConfig, optional
         DPA's defaults when omitted.
     base_seed : int
-        Non-negative; seeds the parameters (and the shuffle).
+        Non-negative; seeds the parameters (and the shuffle).  With
+        ``scheme="philox"`` it is the philox key, below ``2**64``.
     chunk_size : int, optional
         Iterate lists of up to ``chunk_size`` dicts.
     verbose : bool
         Print the rank's range when the stream is made, as DPA does.
     inclusive_range : bool
         Accepted for DPA compatibility; it has no effect there either.
-    seeding, split, uneven, shuffle, epoch, epoch_params, start_id
+    scheme : {"dpa", "philox"}
+        ``"dpa"`` (default) or ``"philox"``: each id's parameters are then
+        ``dpa.generate([id], config, scheme="philox", base_seed=base_seed,
+        epoch=epoch if epoch_params else 0)`` on every rank, and the records
+        have no ``hash``.
+    seeding : {"rank", "sample"}, optional
+        ``None`` (default): ``"rank"`` (DPA's) with ``scheme="dpa"``,
+        ``"sample"`` with ``scheme="philox"``, which has no rank-aware seeding
+        (``"rank"`` raises ``ValueError`` there).  See :func:`seed_prefix`.
+    split, uneven, shuffle, epoch, epoch_params, start_id
         See :func:`rank_sample_ids` and :func:`seed_prefix`.
 
     Returns
@@ -760,11 +856,14 @@ def stream_distributed_augmentation_chain(
     ValueError
         ``num_samples`` negative, ``world_size < 1``, ``rank`` outside
         ``[0, world_size)`` (``InvalidRankError``), ``chunk_size <= 0``, an
-        unknown mode.
+        unknown scheme or mode, ``seeding="rank"`` with ``scheme="philox"``,
+        a philox ``base_seed >= 2**64`` (or epoch ``>= 2**32`` with
+        ``epoch_params``).
     """
     num_samples = _non_negative(num_samples, "num_samples")
     world_size = _world_size(world_size)
     rank = _rank(rank, world_size)
+    scheme, seeding = _scheme_seeding(scheme, seeding)
     if chunk_size is not None and _int(chunk_size, "chunk_size") <= 0:
         raise ValueError(f"chunk_size must be positive, but got chunk_size={chunk_size}")
     ids = rank_sample_ids(
@@ -774,6 +873,7 @@ def stream_distributed_augmentation_chain(
     stream = DistributedParamStream(
         ids, rank, world_size, config, chunk_size, base_seed=base_seed, seeding=seeding,
         split=split, uneven=uneven, shuffle=shuffle, epoch=epoch, epoch_params=epoch_params,
+        scheme=scheme,
     )
     if verbose:
         if isinstance(ids, range) and ids.step == 1:
@@ -800,6 +900,9 @@ def stream_distributed_augmentation_range(
 
     Unlike :func:`stream_distributed_augmentation_chain` this does not split:
     the whole range is generated with DPA's rank-aware seeding for ``rank``.
+    It has no ``scheme=``: philox has no rank-aware seeding, and a philox
+    range is ``dpa.stream_augmentation_chain(end_id - start_id, config,
+    start_id, scheme="philox", base_seed=..., epoch=...)``.
 
     Raises
     ------

@@ -2,7 +2,8 @@
 
 ``generate(ids, config)`` fills a NumPy structured array with one record per
 sample id.  The work is done by compiled kernels (``dpa._core``) that release
-the GIL; large requests are split across a persistent pool of Python threads.
+the GIL; large requests are split across persistent worker threads (Python
+threads that run the compiled hand-off loop of ``src/team.h``).
 Every record depends only on its sample id, the config and the seeding
 (``scheme``, ``rank``, ``base_seed``), so results are identical for any
 thread count, block size, id order or kernel path.
@@ -10,10 +11,10 @@ thread count, block size, id order or kernel path.
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor, wait
 from functools import lru_cache
 from typing import Any
 
@@ -143,61 +144,89 @@ def default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class _Pool:
-    """A lazily created, persistent pool of worker threads that grows on demand."""
+#: How long an idle worker spins for its next job before it sleeps, in
+#: microseconds (``DPA_SPIN_US`` overrides; 0 sleeps at once).  About what
+#: waking a sleeping thread costs on a virtual machine, so that back-to-back
+#: calls (a batch loop) hand over work in under a microsecond while an idle
+#: worker costs at most this much CPU time per call.
+_DEFAULT_SPIN_US = 200
+
+
+def _spin_ns() -> int:
+    env = os.environ.get("DPA_SPIN_US")
+    if not env:
+        return _DEFAULT_SPIN_US * 1000
+    try:
+        us = int(env)
+    except ValueError:
+        us = -1
+    if us < 0:
+        raise ValueError(f"DPA_SPIN_US should be a non-negative integer, got {env!r}")
+    return us * 1000
+
+
+class _Team:
+    """The persistent worker threads that run the parts of a fill job.
+
+    Each worker is a daemon Python thread that lives in the compiled
+    ``_core.Team`` loop with the GIL released and is handed jobs through
+    shared memory (``src/team.h``), so a call costs microseconds, not a
+    Python round trip per thread.  One job runs at a time: a caller that
+    finds the team busy (another thread is generating) runs its parts itself,
+    which gives the same records.
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._executor: ThreadPoolExecutor | None = None
-        self._size = 0
+        self._lock = threading.Lock()  # held while a job runs or the team grows
+        self._team: Any = None
+        self._threads: list[threading.Thread] = []
 
-    def run(self, calls: list[tuple[Any, ...]]) -> None:
-        """Run ``fn(*args)`` for each ``(fn, *args)``: the first in this thread."""
-        if len(calls) == 1:
-            fn, *args = calls[0]
-            fn(*args)
+    def _grow(self, workers: int) -> None:
+        if self._team is None:
+            self._team = _core.Team(_spin_ns())
+        while len(self._threads) < workers:
+            index = len(self._threads) + 1
+            thread = threading.Thread(target=self._team.work, args=(index,),
+                                      name=f"dpa-worker-{index}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        self._team.wait_ready(len(self._threads))
+
+    def fill(self, kernel: Any, out: np.ndarray, bounds: list[int], ids: np.ndarray | None,
+             first: int, step: int, hash_offset: int, paths: int) -> None:
+        """``_core.fill`` with part ``k`` in worker ``k`` when the team is free."""
+        if len(bounds) == 2 or not self._lock.acquire(blocking=False):
+            _core.fill(kernel, out, bounds, ids, first, step, hash_offset, paths)
             return
-        with self._lock:
-            if self._size < len(calls) - 1:
-                self._size = len(calls) - 1
-                old, self._executor = self._executor, ThreadPoolExecutor(
-                    max_workers=self._size, thread_name_prefix="dpa"
-                )
-                if old is not None:
-                    old.shutdown(wait=False)
-            executor = self._executor
-        futures = [executor.submit(*call) for call in calls[1:]]
-        fn, *args = calls[0]
         try:
-            fn(*args)
+            self._grow(len(bounds) - 2)
+            _core.fill(kernel, out, bounds, ids, first, step, hash_offset, paths, self._team)
         finally:
-            # Workers write into the caller's buffer: never return (or let an
-            # interrupt escape) while any of them is still running.
-            interrupted = None
-            while True:
-                try:
-                    wait(futures)
-                    break
-                except BaseException as exc:  # KeyboardInterrupt during the wait
-                    interrupted = exc
-            if interrupted is not None:
-                raise interrupted
-        for f in futures:
-            f.result()
+            self._lock.release()
+
+    def close(self) -> None:
+        """Stop the workers (at interpreter exit)."""
+        with self._lock:
+            if self._team is not None:
+                self._team.stop()
+                for thread in self._threads:
+                    thread.join(timeout=5)
+                self._team, self._threads = None, []
 
 
-_pool = _Pool()
+_team = _Team()
+atexit.register(lambda: _team.close())
 
 
-def _reset_pool_after_fork() -> None:
-    # A forked child (e.g. a DataLoader worker) inherits the pool object but
-    # not its threads: start afresh there, or submitted work would never run.
-    global _pool
-    _pool = _Pool()
+def _reset_team_after_fork() -> None:
+    # A forked child (e.g. a DataLoader worker) inherits the team but not its
+    # threads: start afresh there, or its jobs would wait for workers forever.
+    global _team
+    _team = _Team()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_pool_after_fork)
+    os.register_at_fork(after_in_child=_reset_team_after_fork)
 
 
 def _check_threads(threads: int | None) -> int:
@@ -415,10 +444,10 @@ def run_kernel(kernel, ids: Any, *, out: np.ndarray | None = None, threads: int 
                hash: bool = False) -> np.ndarray:
     """Validate ``ids``, ``out`` and ``threads``, then fill records with ``kernel``.
 
-    The one place that splits work across the thread pool; :func:`generate`
+    The one place that splits work across the worker threads; :func:`generate`
     and the distributed seeding modes (which build their own kernels) call it.
     """
-    nthreads = _check_threads(threads)
+    nthreads = None if threads is None else _check_threads(threads)
     n, ids_ = _check_ids(ids)
     dtype = record_dtype(bool(hash))
     out = np.empty(n, dtype) if out is None else _check_out(out, n, dtype)
@@ -431,10 +460,9 @@ def run_kernel(kernel, ids: Any, *, out: np.ndarray | None = None, threads: int 
     else:
         id_array, first, step = np.ascontiguousarray(ids_), 0, 0
 
-    def work(a: int, b: int) -> None:
-        kernel.fill(out, a, b, id_array, first, step, hash_offset, paths)
-
-    parts = max(1, min(nthreads, n // _MIN_PER_THREAD))
+    if nthreads is None:  # small calls skip looking up the CPUs
+        nthreads = default_threads() if n >= 2 * _MIN_PER_THREAD else 1
+    parts = max(1, min(nthreads, n // _MIN_PER_THREAD, _core.MAX_PARTS))
     bounds = [n * k // parts for k in range(parts + 1)]
-    _pool.run([(work, bounds[k], bounds[k + 1]) for k in range(parts)])
+    _team.fill(kernel, out, bounds, id_array, first, step, hash_offset, paths)
     return out

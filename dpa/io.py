@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import io as _io
 import json
 import math
@@ -45,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from .config import FIELDS, AugmentationConfig
-from .engine import MAX_SAMPLE_ID, _check_int, generate, record_dtype
+from .engine import MAX_SAMPLE_ID, _check_int, generate, kernel_for, record_dtype
 from .stream import ParamStream
 
 try:  # POSIX only: without it there is no lock against a second writer.
@@ -237,23 +238,38 @@ def _descr(dtype: np.dtype) -> str:
     return repr(np.lib.format.dtype_to_descr(dtype))
 
 
-def _stream_provenance(stream: ParamStream, ids: range, dtype: np.dtype, hash: bool) -> dict:
+def _ids_sha256(ids: np.ndarray) -> str:
+    """Hex SHA-256 of sample ids as little-endian int64 bytes (``ids_sha256``)."""
+    return hashlib.sha256(np.ascontiguousarray(ids, dtype="<i8")).hexdigest()
+
+
+def _stream_provenance(stream: ParamStream, ids: range | np.ndarray, dtype: np.dtype,
+                       hash: bool) -> dict:
+    """The provenance of exporting ``ids`` (a range or an int64 array) of ``stream``.
+
+    The seeding keys are the stream's :meth:`~dpa.ParamStream.seeding_provenance`.
+    A range of ids is ``start_id``, ``count`` (and ``step`` unless 1); an
+    array of ids (a shuffled or padded distributed stream) is ``"ids":
+    "sample_id"`` (the ids are the file's own ``sample_id`` column), its
+    ``ids_sha256`` and ``count``.
+    """
+    seeding = dict(stream.seeding_provenance())
     prov: dict[str, Any] = {
         "format": PROVENANCE_FORMAT,
         "producer": "dpa.io.save_npy",
-        "scheme": stream.scheme,
+        "scheme": seeding.pop("scheme"),
         "config": stream.config.to_dict(),
-        "start_id": ids.start,
-        "count": len(ids),
     }
-    if ids.step != 1:
-        prov["step"] = ids.step
-    if stream.rank is not None:
-        prov["rank"] = stream.rank
-    if stream.rank is not None or stream.scheme == "philox":
-        prov["base_seed"] = stream.base_seed
-    if stream.scheme == "philox":
-        prov["epoch"] = stream.epoch
+    if isinstance(ids, range):
+        prov["start_id"] = ids.start
+        prov["count"] = len(ids)
+        if ids.step != 1:
+            prov["step"] = ids.step
+    else:
+        prov["ids"] = "sample_id"
+        prov["ids_sha256"] = _ids_sha256(ids)
+        prov["count"] = len(ids)
+    prov.update(seeding)
     prov["hash"] = bool(hash)
     prov["fields"] = list(dtype.names)
     prov["dtype"] = _descr(dtype)
@@ -261,8 +277,8 @@ def _stream_provenance(stream: ParamStream, ids: range, dtype: np.dtype, hash: b
 
 
 #: Provenance keys that must agree for ``--resume`` to continue a partial file.
-_RESUME_KEYS = ("scheme", "config", "start_id", "count", "step", "rank", "base_seed", "epoch",
-                "hash", "dtype")
+_RESUME_KEYS = ("scheme", "config", "start_id", "count", "step", "ids", "ids_sha256", "rank",
+                "base_seed", "epoch", "prefix", "hash", "dtype")
 
 
 # ---- signals around the commit ---------------------------------------------------
@@ -954,6 +970,8 @@ def _save_stream(stream: ParamStream, dest: Path, *, hash: bool, force: bool, re
                  max_memory_mb: float, batch_size: int | None, threads: int | None,
                  progress, extra, direct, checkpoint_seconds) -> SaveResult:
     ids = stream.ids[stream.position:]
+    if not isinstance(ids, range):  # a shuffled or padded distributed stream's int64 ids
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
     dtype = record_dtype(hash)
     n = len(ids)
     bs = batch_size or export_batch_size(dtype.itemsize, max_memory_mb, n)
@@ -1395,7 +1413,13 @@ def _show(value: Any) -> str:
 
 
 def _mismatch_error(where: str, found: np.ndarray, expected: np.ndarray, first_index: int,
-                    first_id: int, hint: str = "") -> VerificationError | None:
+                    first_id: int | range | np.ndarray, hint: str = ""
+                    ) -> VerificationError | None:
+    """The first mismatch as an error, or None.
+
+    ``first_id`` is the sample id of ``found[0]`` when the ids are consecutive,
+    or the block's ids (a range of any step, or an array).
+    """
     hit = _first_mismatch(found, expected)
     if hit is None:
         return None
@@ -1404,7 +1428,8 @@ def _mismatch_error(where: str, found: np.ndarray, expected: np.ndarray, first_i
     fv = fv.item() if isinstance(fv, np.generic) else fv
     ev = ev.item() if isinstance(ev, np.generic) else ev
     index = first_index + i
-    msg = (f"{where}: record {index} (sample id {first_id + i}): field {name!r} is "
+    sample_id = int(first_id[i]) if isinstance(first_id, (range, np.ndarray)) else first_id + i
+    msg = (f"{where}: record {index} (sample id {sample_id}): field {name!r} is "
            f"{_show(fv)} in the file but {_show(ev)} recomputed")
     if index == 0 and hint:
         msg += f" ({hint})"
@@ -1421,6 +1446,51 @@ def _config_from(prov: dict, where: str) -> AugmentationConfig:
         raise InputError(f"{where}: provenance config is invalid: {exc}") from None
 
 
+def _recompute_for(prov: dict, config: AugmentationConfig, where: str, with_hash: bool,
+                   threads: int | None) -> Callable[[Any, np.ndarray], np.ndarray]:
+    """``recompute(ids, out)`` for the seeding a provenance records.
+
+    Either :func:`dpa.generate`'s keywords (``scheme``, ``rank``,
+    ``base_seed``, ``epoch``) or, for a distributed stream's seeding that
+    :func:`dpa.generate` cannot express, the DPA scheme's hashed ``prefix``.
+    """
+    scheme = prov.get("scheme", "dpa")
+    prefix = prov.get("prefix")
+    if prefix is not None:
+        if scheme != "dpa":
+            raise InputError(f"{where}: provenance has a prefix, which only scheme 'dpa' "
+                             f"hashes, but scheme={scheme!r}")
+        clash = [k for k in ("rank", "base_seed", "epoch") if k in prov]
+        if clash:
+            raise InputError(f"{where}: provenance has both a prefix and {', '.join(clash)}; "
+                             "the prefix alone describes the seeding")
+        if not isinstance(prefix, str):
+            raise InputError(f"{where}: provenance prefix should be a string, but is {prefix!r}")
+        try:
+            raw = prefix.encode("ascii")
+        except UnicodeEncodeError:
+            raise InputError(f"{where}: provenance prefix {prefix!r} is not ASCII") from None
+        from .distributed import _generate_prefixed
+
+        def recompute(ids: Any, out: np.ndarray) -> np.ndarray:
+            return _generate_prefixed(ids, config, raw, out=out, threads=threads, hash=with_hash)
+
+        return recompute
+    kw: dict[str, Any] = dict(scheme=scheme, rank=prov.get("rank"),
+                              base_seed=prov.get("base_seed", 0))
+    if scheme == "philox":
+        kw["epoch"] = prov.get("epoch", 0)
+    try:
+        kernel_for(config, **kw)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{where}: provenance seeding is invalid: {exc}") from None
+
+    def recompute(ids: Any, out: np.ndarray) -> np.ndarray:
+        return generate(ids, config, out=out, hash=with_hash, threads=threads, **kw)
+
+    return recompute
+
+
 def verify_npy(path: str | os.PathLike, *, threads: int | None = None,
                progress: Callable[[int, int | None], None] | None = None,
                block_records: int = _READ_BLOCK) -> int:
@@ -1429,22 +1499,40 @@ def verify_npy(path: str | os.PathLike, *, threads: int | None = None,
     Recompute every record of a ``.npy`` dpa wrote from its provenance and
     compare bit for bit.
 
+    The ids are ``start_id`` (and ``step``) of the provenance, or, when it
+    records ``"ids": "sample_id"`` (an export of a shuffled or padded
+    distributed stream), the file's own ``sample_id`` column, whose SHA-256
+    must then equal the provenance's ``ids_sha256``.
+
     Returns the number of records checked.  Raises :class:`VerificationError`
-    naming the first mismatch (record, sample id, field, both values), or
-    :class:`InputError` when the file has no usable provenance.
+    naming the first mismatch (record, sample id, field, both values) or an
+    id list that is not the one exported, or :class:`InputError` when the
+    file has no usable provenance.
     """
     p = _check_path(path)
+    side = provenance_path(p)
     prov = read_provenance(p)
     if prov is None:
         raise InputError(
-            f"{p}: no provenance ({provenance_path(p).name}), so records cannot be recomputed"
+            f"{p}: no provenance ({side.name}), so records cannot be recomputed"
         )
-    config = _config_from(prov, str(provenance_path(p)))
-    scheme = prov.get("scheme", "dpa")
+    config = _config_from(prov, str(side))
     start = prov.get("start_id")
     step = prov.get("step", 1)
-    if not isinstance(start, int):
-        raise InputError(f"{provenance_path(p)}: provenance has no start_id")
+    ids_from = prov.get("ids")
+    want_sha = prov.get("ids_sha256")
+    if ids_from is not None:
+        if ids_from != "sample_id":
+            raise InputError(f"{side}: provenance has ids={json.dumps(ids_from)}; the only "
+                             "known value is \"sample_id\" (the file's sample_id column)")
+        if not isinstance(want_sha, str) or not re.fullmatch(r"[0-9a-f]{64}", want_sha):
+            raise InputError(f"{side}: provenance has \"ids\": \"sample_id\" but no valid "
+                             "ids_sha256 (64 lowercase hex digits)")
+    elif isinstance(start, bool) or not isinstance(start, int):
+        raise InputError(f"{side}: provenance has neither start_id nor ids, so the sample ids "
+                         "of the records are unknown")
+    elif isinstance(step, bool) or not isinstance(step, int) or step == 0:
+        raise InputError(f"{side}: provenance step should be a non-zero integer, but is {step!r}")
     with _open_npy(p) as f:
         dtype, count, _ = _read_npy_header(f, p)
     if prov.get("count") not in (None, count):
@@ -1453,18 +1541,34 @@ def verify_npy(path: str | os.PathLike, *, threads: int | None = None,
     with_hash = "hash" in names
     if dtype != record_dtype(with_hash):
         raise InputError(f"{p}: dtype {dtype} is not one of dpa's record dtypes")
-    kw = dict(scheme=scheme, rank=prov.get("rank"), base_seed=prov.get("base_seed", 0))
-    if scheme == "philox":
-        kw["epoch"] = prov.get("epoch", 0)
+    recompute = _recompute_for(prov, config, str(side), with_hash, threads)
+    sha = hashlib.sha256() if ids_from is not None else None
     expected = np.empty(max(1, min(block_records, count)), dtype)
     for i, block in iter_npy_blocks(p, block_records):
-        ids = range(start + i * step, start + (i + len(block)) * step, step)
-        exp = generate(ids, config, out=expected[:len(block)], hash=with_hash, threads=threads, **kw)
-        err = _mismatch_error(str(p), block, exp, i, ids[0], "is the provenance's start_id right?")
+        if sha is not None:
+            ids = np.ascontiguousarray(block["sample_id"])  # '<i8', as record_dtype has it
+            sha.update(ids)
+            negative = np.flatnonzero(ids < 0)
+            if len(negative):
+                k = int(negative[0])
+                raise VerificationError(
+                    f"{p}: record {i + k}: sample_id {int(ids[k])} is not a sample id "
+                    "(negative)", index=i + k, field="sample_id", found=int(ids[k]))
+            hint = ""
+        else:
+            ids = range(start + i * step, start + (i + len(block)) * step, step)
+            hint = "is the provenance's start_id right?"
+        exp = recompute(ids, expected[:len(block)])
+        err = _mismatch_error(str(p), block, exp, i, ids, hint)
         if err is not None:
             raise err
         if progress is not None:
             progress(i + len(block), count)
+    if sha is not None and sha.hexdigest() != want_sha:
+        raise VerificationError(
+            f"{p}: the sample_id column is not the exported id list: its SHA-256 is "
+            f"{sha.hexdigest()} but the provenance's ids_sha256 is {want_sha}",
+            field="sample_id", found=sha.hexdigest(), expected=want_sha)
     return count
 
 

@@ -99,6 +99,25 @@ class ParamStream(Iterator):
                         scheme=self.scheme, rank=self.rank, base_seed=self.base_seed,
                         epoch=self.epoch)
 
+    def seeding_provenance(self) -> dict[str, Any]:
+        """The seeding of this stream's records, as recorded in ``.npy`` provenance.
+
+        The keywords of :func:`dpa.generate` that reproduce :meth:`generate`:
+        ``{"scheme": ...}``, plus ``rank`` and ``base_seed`` for DPA's
+        rank-aware seeding, or ``base_seed`` and ``epoch`` for
+        ``scheme="philox"``.  Subclasses whose seeding :func:`dpa.generate`
+        cannot express return other keys (see
+        :meth:`dpa.distributed.DistributedParamStream.seeding_provenance`).
+        """
+        prov: dict[str, Any] = {"scheme": self.scheme}
+        if self.rank is not None:
+            prov["rank"] = self.rank
+        if self.rank is not None or self.scheme == "philox":
+            prov["base_seed"] = self.base_seed
+        if self.scheme == "philox":
+            prov["epoch"] = self.epoch
+        return prov
+
     def claim(self) -> range:
         """The ids not yet consumed; marks the stream exhausted.
 
@@ -166,15 +185,32 @@ def stream_augmentation_chain(
 
     With ``rank`` and ``world_size``, delegates as DPA 0.2.1 does to
     :func:`dpa.distributed.stream_distributed_augmentation_chain`: the rank's
-    share of ids ``0 .. num_samples - 1``, with ``start_id`` as the base seed.
+    share of ids ``0 .. num_samples - 1``, with ``start_id`` as the base seed
+    (DPA's quirk, so ``base_seed`` and ``epoch`` must be left at 0).  With
+    ``scheme="philox"`` the rank's share of ids ``start_id .. start_id +
+    num_samples - 1`` instead, with the philox parameters of ``base_seed``
+    and ``epoch`` (the same as without ``rank``, whatever the world size).
     """
     if rank is not None or world_size is not None:
         if rank is None or world_size is None:
             raise ValueError("Both rank and world_size must be specified together")
         from .distributed import stream_distributed_augmentation_chain
 
+        if scheme == "philox":
+            return stream_distributed_augmentation_chain(
+                num_samples, rank, world_size, config, base_seed=base_seed,
+                chunk_size=chunk_size, scheme="philox", epoch=epoch, epoch_params=True,
+                start_id=start_id,
+            )
+        if scheme == "dpa" and (base_seed != 0 or epoch != 0):
+            raise ValueError(
+                "with rank and world_size, scheme='dpa' uses start_id as the base seed (as DPA "
+                f"does), so base_seed and epoch must be 0, but got base_seed={base_seed!r}, "
+                f"epoch={epoch!r}"
+            )
         return stream_distributed_augmentation_chain(
-            num_samples, rank, world_size, config, base_seed=start_id, chunk_size=chunk_size
+            num_samples, rank, world_size, config, base_seed=start_id, chunk_size=chunk_size,
+            scheme=scheme,
         )
     num_samples = _check_int(num_samples, "num_samples")
     if num_samples < 0:

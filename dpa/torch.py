@@ -16,7 +16,9 @@ Ranks x workers therefore see every sample exactly once per epoch (with
 ``uneven="keep"``; ``"pad"`` repeats ``(-N) % W`` of them so that every rank
 has the same count, ``"drop"`` leaves ``N % W`` out), and with
 ``seeding="sample"`` every sample's parameters equal single-process
-:func:`dpa.generate`'s, whatever the world size or worker count.  The test
+:func:`dpa.generate`'s, whatever the world size or worker count; so do
+they with ``scheme="philox"`` (``dpa.generate(ids, config, scheme="philox",
+base_seed=base_seed, epoch=epoch if epoch_params else 0)``).  The test
 ``tests/test_torch.py::test_torchrun_gloo_two_ranks_two_workers`` proves it
 with two real processes.
 
@@ -48,8 +50,8 @@ from .distributed import (
     _int,
     _non_negative,
     _rank,
+    _scheme_seeding,
     _world_size,
-    SEEDING_MODES,
     SPLIT_MODES,
     UNEVEN_MODES,
     DistributedParamStream,
@@ -61,9 +63,11 @@ __all__ = ["DistributedParamSampler", "ParamBatchDataset", "params_to_tensors"]
 
 #: Keys of ``state_dict()`` that must match on ``load_state_dict``.
 _LAYOUT_KEYS = (
-    "num_samples", "batch_size", "rank", "world_size", "seeding", "split", "uneven",
+    "num_samples", "batch_size", "rank", "world_size", "scheme", "seeding", "split", "uneven",
     "shuffle", "base_seed", "epoch_params", "drop_last", "start_id", "config",
 )
+#: Layout keys a state saved by an older version may lack, and the value it had.
+_LAYOUT_DEFAULTS = {"scheme": "dpa"}
 
 
 def params_to_tensors(records: np.ndarray) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -74,7 +78,9 @@ def params_to_tensors(records: np.ndarray) -> tuple[torch.Tensor, dict[str, torc
     ``sample_ids`` is an int64 tensor; ``params`` maps each field name to a
     float64 tensor.  The five parameter tensors are rows of one ``(5, n)``
     tensor, filled column by column (no per-sample Python loop), so a batch
-    crosses process boundaries as two storages.
+    crosses process boundaries as two storages.  Records with or without the
+    ``hash`` field work (``PARAM_DTYPE`` of either scheme, or
+    ``PARAM_HASH_DTYPE``); the hash is not converted.
     """
     n = records.shape[0]
     ids = torch.from_numpy(np.ascontiguousarray(records["sample_id"]))
@@ -86,7 +92,7 @@ def params_to_tensors(records: np.ndarray) -> tuple[torch.Tensor, dict[str, torc
 
 
 class DistributedParamSampler(Sampler):
-    """DistributedParamSampler(num_samples, batch_size, config=None, *, rank=None, world_size=None, seeding="sample", split="strided", uneven="pad", shuffle=True, base_seed=0, epoch_params=False, drop_last=False, start_id=0, as_tensors=True, threads=None)
+    """DistributedParamSampler(num_samples, batch_size, config=None, *, rank=None, world_size=None, scheme="dpa", seeding="sample", split="strided", uneven="pad", shuffle=True, base_seed=0, epoch_params=False, drop_last=False, start_id=0, as_tensors=True, threads=None)
 
     Batches of ``(sample_ids, params)`` for one rank, epoch by epoch.
 
@@ -102,10 +108,16 @@ class DistributedParamSampler(Sampler):
         This process's rank and the number of ranks; both from
         :func:`dpa.distributed.from_env` when omitted (pass ``rank=0,
         world_size=1`` for a single process).
+    scheme : {"dpa", "philox"}
+        ``"dpa"`` (default): DPA's SHA-256 chain.  ``"philox"``: the
+        counter-based ``philox-v1`` scheme (docs/schemes.md); a sample's
+        parameters are ``dpa.generate([id], config, scheme="philox",
+        base_seed=base_seed, epoch=epoch if epoch_params else 0)``.
     seeding : {"sample", "rank"}
         ``"sample"`` (default): parameters depend on the sample id and
         ``base_seed`` only, the same for any world size.  ``"rank"``: DPA's
-        rank-aware seeding.
+        rank-aware seeding (``scheme="dpa"`` only: ``ValueError`` with
+        philox, which never depends on the rank).
     split : {"strided", "contiguous"}
         How the epoch's order is dealt to ranks (strided as ``DistributedSampler``).
     uneven : {"pad", "drop", "keep"}
@@ -114,9 +126,11 @@ class DistributedParamSampler(Sampler):
     shuffle : bool
         Reshuffle the order every epoch, keyed by ``(base_seed, epoch)``.
     base_seed : int
-        Seeds the order and (unless 0 with ``"sample"`` seeding) the parameters.
+        Seeds the order and (unless 0 with ``"sample"`` seeding) the
+        parameters; with ``scheme="philox"``, the key (below ``2**64``).
     epoch_params : bool
-        Vary the parameters per epoch as well.
+        Vary the parameters per epoch as well (with ``scheme="philox"``:
+        the epoch, below ``2**32``, is philox's epoch; without, 0).
     drop_last : bool
         Drop this rank's last batch if it is short (as ``BatchSampler``).
     start_id : int
@@ -163,6 +177,7 @@ class DistributedParamSampler(Sampler):
         *,
         rank: int | None = None,
         world_size: int | None = None,
+        scheme: str = "dpa",
         seeding: str = "sample",
         split: str = "strided",
         uneven: str = "pad",
@@ -195,7 +210,7 @@ class DistributedParamSampler(Sampler):
         self.num_samples = _non_negative(num_samples, "num_samples")
         self.batch_size = int(batch_size)
         self.config = AugmentationConfig() if config is None else config
-        self.seeding = _choice(seeding, "seeding", SEEDING_MODES)
+        self.scheme, self.seeding = _scheme_seeding(scheme, seeding)
         self.split = _choice(split, "split", SPLIT_MODES)
         self.uneven = _choice(uneven, "uneven", UNEVEN_MODES)
         self.shuffle = shuffle
@@ -215,9 +230,9 @@ class DistributedParamSampler(Sampler):
     def __repr__(self) -> str:
         return (
             f"DistributedParamSampler(num_samples={self.num_samples}, batch_size="
-            f"{self.batch_size}, rank={self.rank}, world_size={self.world_size}, seeding="
-            f"{self.seeding!r}, split={self.split!r}, uneven={self.uneven!r}, shuffle="
-            f"{self.shuffle}, epoch={self.epoch})"
+            f"{self.batch_size}, rank={self.rank}, world_size={self.world_size}, scheme="
+            f"{self.scheme!r}, seeding={self.seeding!r}, split={self.split!r}, uneven="
+            f"{self.uneven!r}, shuffle={self.shuffle}, epoch={self.epoch})"
         )
 
     # ---- layout ------------------------------------------------------------
@@ -235,6 +250,7 @@ class DistributedParamSampler(Sampler):
                 ids, self.rank, self.world_size, self.config, base_seed=self.base_seed,
                 seeding=self.seeding, split=self.split, uneven=self.uneven,
                 shuffle=self.shuffle, epoch=self.epoch, epoch_params=self.epoch_params,
+                scheme=self.scheme,
             )
             cached = self._stream_cache = (self.epoch, stream)
         return cached[1]
@@ -292,8 +308,9 @@ class DistributedParamSampler(Sampler):
     def _layout(self) -> dict[str, Any]:
         return {
             "num_samples": self.num_samples, "batch_size": self.batch_size,
-            "rank": self.rank, "world_size": self.world_size, "seeding": self.seeding,
-            "split": self.split, "uneven": self.uneven, "shuffle": self.shuffle,
+            "rank": self.rank, "world_size": self.world_size, "scheme": self.scheme,
+            "seeding": self.seeding, "split": self.split, "uneven": self.uneven,
+            "shuffle": self.shuffle,
             "base_seed": self.base_seed, "epoch_params": self.epoch_params,
             "drop_last": self.drop_last, "start_id": self.start_id,
             "config": self.config.to_dict(),
@@ -329,6 +346,9 @@ class DistributedParamSampler(Sampler):
         Resume where :meth:`state_dict` was taken: the next iteration yields
         exactly the batches an uninterrupted run would have yielded next.
 
+        A state without ``scheme`` (saved before samplers had one) is taken
+        as ``scheme="dpa"``.
+
         Raises
         ------
         ValueError
@@ -336,6 +356,7 @@ class DistributedParamSampler(Sampler):
         """
         if not isinstance(state, dict):
             raise TypeError(f"state should be a dict, but got {type(state).__name__}")
+        state = {**_LAYOUT_DEFAULTS, **state}
         missing = [k for k in ("epoch", "batch", *_LAYOUT_KEYS) if k not in state]
         if missing:
             raise ValueError(f"state is missing {missing}")

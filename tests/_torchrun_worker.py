@@ -26,6 +26,8 @@ CASES = {
     "sample_keep": dict(seeding="sample", split="strided", uneven="keep", shuffle=True),
     "sample_pad": dict(seeding="sample", split="strided", uneven="pad", shuffle=True, base_seed=4),
     "rank_dpa": dict(seeding="rank", split="contiguous", uneven="keep", shuffle=False),
+    "philox_keep": dict(scheme="philox", split="strided", uneven="keep", shuffle=True,
+                        base_seed=2**40 + 9, epoch_params=True),
 }
 CONFIG = dpa.get_preset("mild")
 

@@ -208,6 +208,26 @@ def test_philox_stream():
         range(50), CONFIG, scheme="philox", base_seed=7).tobytes()
 
 
+@pytest.mark.parametrize("strategy", list(S))
+@pytest.mark.parametrize("batch_size,reuse", [(7, False), (20_000, True), (65_536, False)])
+def test_philox_any_strategy_same_parameters(strategy, batch_size, reuse):
+    """Every strategy, batch size and buffer mode gives each id generate()'s record
+    (large batches are split across the worker threads)."""
+    n = 150_001
+    ref = dpa.generate(range(10, 10 + n), CONFIG, scheme="philox", base_seed=11, epoch=5,
+                       threads=1)
+    stream = dpa.stream_augmentation_chain(n, CONFIG, start_id=10, scheme="philox",
+                                           base_seed=11, epoch=5)
+    kw = dict(batch_size=batch_size, reuse_buffers=reuse)
+    if strategy is S.ROUND_ROBIN:
+        kw = dict(batch_size=min(batch_size, 64), reuse_buffers=reuse)  # batch count
+    p = BatchProcessor(strategy, BatchConfig(strategy=strategy, **kw), probe=fake_probe)
+    got = np.concatenate([b.copy() for b in p.process_stream(stream)])
+    assert len(got) == n
+    got = got[np.argsort(got["sample_id"], kind="stable")]
+    assert got.tobytes() == ref.tobytes()
+
+
 def test_hash_needs_dpa_scheme():
     stream = dpa.stream_augmentation_chain(5, scheme="philox")
     with pytest.raises(ValueError, match="hash=True needs a stream of scheme='dpa'"):

@@ -367,6 +367,212 @@ def test_shuffled_stream_array_ids():
     assert [d["hash"] for d in dicts] == [h.decode() for h in want["hash"]]
 
 
+# ---- scheme="philox" ---------------------------------------------------------------
+
+KEY = 2**40 + 12345  # both 32-bit halves of philox's key are non-zero
+
+
+def _philox(ids, epoch, key=KEY, config=MILD):
+    return dpa.generate(ids, config, scheme="philox", base_seed=key, epoch=epoch)
+
+
+def _ids_list(ids):
+    return [int(i) for i in ids]
+
+
+@pytest.mark.parametrize("w", [1, 2, 3, 8])
+@pytest.mark.parametrize("split", D.SPLIT_MODES)
+@pytest.mark.parametrize("uneven", D.UNEVEN_MODES)
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_philox_records_are_a_function_of_key_epoch_and_id(w, split, uneven, shuffle):
+    n, start = 211, 5  # prime: uneven across every world size
+    for epoch in (0, 1, 7):
+        for epoch_params in (False, True):
+            kw = dict(split=split, uneven=uneven, shuffle=shuffle, epoch=epoch, start_id=start)
+            pe = epoch if epoch_params else 0
+            shares = []
+            for rank in range(w):
+                s = D.stream_distributed_augmentation_chain(
+                    n, rank, w, MILD, base_seed=KEY, scheme="philox",
+                    epoch_params=epoch_params, **kw)
+                assert (s.scheme, s.seeding, s.prefix) == ("philox", "sample", None)
+                ids = s.claim()
+                # the split, padding and shuffle are the DPA scheme's
+                assert _ids_list(ids) == _ids_list(
+                    D.rank_sample_ids(n, rank, w, base_seed=KEY, **kw))
+                rec = s.generate(ids)
+                assert rec.dtype == dpa.PARAM_DTYPE
+                assert rec["sample_id"].tolist() == _ids_list(ids)
+                for k, i in enumerate(_ids_list(ids)):  # id by id, as one process
+                    one = _philox([i], pe)
+                    assert rec[k:k + 1].tobytes() == one.tobytes(), (rank, i)
+                    assert [rec[f][k] for f in FLOATS] == [one[f][0] for f in FLOATS]
+                shares.append(_ids_list(ids))
+            every = [i for share in shares for i in share]
+            if uneven == "keep":  # the union over ranks holds every id once
+                assert sorted(every) == list(range(start, start + n))
+            elif uneven == "pad":
+                assert set(every) == set(range(start, start + n))
+                assert {len(x) for x in shares} == {-(-n // w)}
+            else:
+                assert len(set(every)) == len(every) == (n // w) * w
+
+
+def test_philox_is_world_size_invariant_and_matches_generate():
+    n = 1001
+    ref = _philox(range(n), 3)
+    for w in (1, 2, 3, 8):
+        for split in D.SPLIT_MODES:
+            recs = np.concatenate([
+                np.concatenate(list(D.stream_distributed_augmentation_chain(
+                    n, r, w, MILD, base_seed=KEY, scheme="philox", split=split, shuffle=True,
+                    epoch=3, epoch_params=True).blocks(97)) or [np.empty(0, dpa.PARAM_DTYPE)])
+                for r in range(w)])
+            recs = recs[np.argsort(recs["sample_id"], kind="stable")]
+            assert recs["sample_id"].tolist() == list(range(n))
+            for f in FLOATS:
+                assert np.array_equal(recs[f], ref[f]), (w, split, f)
+
+
+def test_philox_epoch_params():
+    n, w = 300, 3
+
+    def params(epoch, epoch_params):
+        """Every rank's records for the epoch (in rank order), and sorted by id."""
+        recs = []
+        for rank in range(w):
+            s = D.stream_distributed_augmentation_chain(
+                n, rank, w, MILD, base_seed=KEY, scheme="philox", split="strided",
+                shuffle=True, epoch=epoch, epoch_params=epoch_params)
+            recs.append(s.generate(s.claim()))
+        rec = np.concatenate(recs)
+        return rec, rec[np.argsort(rec["sample_id"])]
+
+    fixed = [params(e, False) for e in (0, 1, 2)]
+    varying = [params(e, True) for e in (0, 1, 2)]
+    # the order changes per epoch (shuffle) ...
+    assert fixed[0][0]["sample_id"].tolist() != fixed[1][0]["sample_id"].tolist()
+    # ... but without epoch_params the parameters of each id do not: philox's epoch 0
+    for _, a in fixed:
+        assert a["sample_id"].tolist() == list(range(n))
+        for f in FLOATS:
+            assert np.array_equal(a[f], _philox(range(n), 0)[f])
+    # with epoch_params every epoch has its own parameters: philox's epoch E
+    for e, (_, a) in enumerate(varying):
+        assert a["sample_id"].tolist() == list(range(n))
+        for f in FLOATS:
+            assert np.array_equal(a[f], _philox(range(n), e)[f])
+    for x, y in ((0, 1), (1, 2), (0, 2)):
+        for f in FLOATS:
+            assert not np.array_equal(varying[x][1][f], varying[y][1][f])
+    # epoch_params does not change the order
+    for e in range(3):
+        assert varying[e][0]["sample_id"].tolist() == fixed[e][0]["sample_id"].tolist()
+
+
+def test_philox_dicts_carry_rank_and_no_hash():
+    n, w, rank = 2500, 3, 2  # more than one dict block per rank
+    kw = dict(base_seed=KEY, scheme="philox", split="strided", shuffle=True, epoch=4,
+              epoch_params=True)
+    s = D.stream_distributed_augmentation_chain(n, rank, w, MILD, **kw)
+    ids = _ids_list(s.ids)
+    dicts = list(s)
+    assert len(dicts) == len(ids) == 833 and s.remaining == 0
+    want = _philox(ids, 4)
+    assert all(set(d) == set(FLOATS) | {"rank"} for d in dicts)
+    assert all(d["rank"] == rank for d in dicts)
+    for f in FLOATS:
+        assert [d[f] for d in dicts] == want[f].tolist()
+    chunks = list(D.stream_distributed_augmentation_chain(n, rank, w, MILD, chunk_size=100, **kw))
+    assert [len(c) for c in chunks] == [100] * 8 + [33]
+    assert [d for c in chunks for d in c] == dicts
+    # half iterated, the rest as arrays: the same records
+    s = D.stream_distributed_augmentation_chain(n, rank, w, MILD, **kw)
+    head = [next(s) for _ in range(10)]
+    assert head == dicts[:10]
+    rest = np.concatenate(list(s.blocks(300)))
+    assert rest.tobytes() == want[10:].tobytes()
+
+
+def test_philox_single_sample_params():
+    for w, rank in ((1, 0), (2, 1), (8, 5)):
+        for sid in (0, 17, 2**63 - 1):
+            d = D.gen_distributed_augmentation_params(sid, rank, MILD, KEY, w, scheme="philox")
+            assert set(d) == set(FLOATS) | {"rank"} and d["rank"] == rank
+            assert [d[f] for f in FLOATS] == [_philox([sid], 0)[f][0] for f in FLOATS]
+            d = D.gen_distributed_augmentation_params(sid, rank, MILD, KEY, w, scheme="philox",
+                                                      seeding="sample", epoch=9)
+            assert [d[f] for f in FLOATS] == [_philox([sid], 9)[f][0] for f in FLOATS]
+    # the DPA scheme's defaults are unchanged
+    assert D.gen_distributed_augmentation_params(5, 1, MILD, 3, 2) == \
+        D.gen_distributed_augmentation_params(5, 1, MILD, 3, 2, scheme="dpa", seeding="rank")
+
+
+def test_seeding_defaults_per_scheme():
+    dpa_stream = D.stream_distributed_augmentation_chain(100, 1, 2, MILD, base_seed=3)
+    assert (dpa_stream.scheme, dpa_stream.seeding, dpa_stream.prefix) == ("dpa", "rank", b"3:1:")
+    explicit = D.stream_distributed_augmentation_chain(100, 1, 2, MILD, base_seed=3, scheme="dpa",
+                                                       seeding="rank")
+    assert explicit.generate(explicit.ids, hash=True).tobytes() == \
+        dpa_stream.generate(dpa_stream.ids, hash=True).tobytes()
+    ph = D.stream_distributed_augmentation_chain(100, 1, 2, MILD, base_seed=3, scheme="philox")
+    ph_sample = D.stream_distributed_augmentation_chain(100, 1, 2, MILD, base_seed=3,
+                                                        scheme="philox", seeding="sample")
+    assert ph.seeding == ph_sample.seeding == "sample"
+    assert ph.generate(ph.ids).tobytes() == ph_sample.generate(ph_sample.ids).tobytes() == \
+        _philox(range(50, 100), 0, key=3).tobytes()
+    assert "scheme='philox'" in repr(ph) and "scheme='dpa'" in repr(dpa_stream)
+    direct = D.DistributedParamStream(range(10), 1, 2, MILD, base_seed=3, scheme="philox")
+    assert direct.seeding == "sample" and direct.prefix is None
+    assert D.DistributedParamStream(range(10), 1, 2, MILD).seeding == "rank"
+    # the largest philox key works
+    big = D.stream_distributed_augmentation_chain(10, 0, 1, MILD, base_seed=2**64 - 1,
+                                                  scheme="philox")
+    assert big.generate(big.ids).tobytes() == _philox(range(10), 0, key=2**64 - 1).tobytes()
+
+
+_PHILOX_ERRORS = [
+    (lambda: D.stream_distributed_augmentation_chain(10, 0, 1, scheme="philox", seeding="rank"),
+     r"seeding='rank' does not apply to scheme='philox'"),
+    (lambda: D.DistributedParamStream(range(3), 0, 1, scheme="philox", seeding="rank"),
+     r"seeding='rank' does not apply to scheme='philox'"),
+    (lambda: D.gen_distributed_augmentation_params(0, 0, scheme="philox", seeding="rank"),
+     r"seeding='rank' does not apply to scheme='philox'"),
+    (lambda: D.stream_distributed_augmentation_chain(10, 0, 1, scheme="Philox"),
+     r"scheme should be one of \('dpa', 'philox'\), but got scheme='Philox'"),
+    (lambda: D.DistributedParamStream(range(3), 0, 1, scheme=None),
+     r"scheme should be one of \('dpa', 'philox'\), but got scheme=None"),
+    (lambda: D.gen_distributed_augmentation_params(0, 0, scheme="mt"),
+     r"scheme should be one of \('dpa', 'philox'\), but got scheme='mt'"),
+    (lambda: D.stream_distributed_augmentation_chain(10, 0, 1, scheme="philox", seeding="x"),
+     r"seeding should be one of \('rank', 'sample'\), but got seeding='x'"),
+    (lambda: D.stream_distributed_augmentation_chain(10, 0, 1, scheme="philox").generate(
+        range(3), hash=True), r"hash=True needs scheme='dpa'; scheme='philox' has no hash"),
+    (lambda: list(D.stream_distributed_augmentation_chain(10, 0, 1, scheme="philox").blocks(
+        4, hash=True)), r"hash=True needs scheme='dpa'"),
+    (lambda: D.stream_distributed_augmentation_chain(10, 0, 1, base_seed=2**64, scheme="philox"),
+     r"base_seed should be < 2\*\*64 for scheme='philox'"),
+    (lambda: D.gen_distributed_augmentation_params(0, 0, base_seed=2**64, scheme="philox"),
+     r"base_seed should be < 2\*\*64 for scheme='philox'"),
+    (lambda: D.stream_distributed_augmentation_chain(10, 0, 1, scheme="philox", epoch=2**32,
+                                                     epoch_params=True),
+     r"epoch should be < 2\*\*32"),
+]
+
+
+@pytest.mark.parametrize("call, match", _PHILOX_ERRORS)
+def test_philox_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_philox_shuffle_epoch_is_unbounded_without_epoch_params():
+    # the order's epoch is not philox's epoch unless epoch_params
+    s = D.stream_distributed_augmentation_chain(50, 0, 2, MILD, base_seed=KEY, scheme="philox",
+                                                shuffle=True, epoch=2**40)
+    assert s.generate(s.ids).tobytes() == _philox(s.ids, 0).tobytes()
+
+
 # ---- from_env -------------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import io
 import json
 import os
@@ -14,6 +15,8 @@ from conftest import vectors_dir
 
 import dpa
 import dpa.io as dio
+from dpa.distributed import _generate_prefixed
+from dpa.distributed import stream_distributed_augmentation_chain as dist_stream
 
 MILD = dpa.get_preset("mild")
 AGGRESSIVE = dpa.get_preset("aggressive")
@@ -196,12 +199,20 @@ def test_write_failure_is_one_line_and_cleans_up(tmp_path, monkeypatch):
 # ---- resume (in-process; test_cli.py kills real processes) ------------------------
 
 
-def _killed_export(tmp_path, monkeypatch, n=40_000, batches_before_death=5, **kw):
-    """Leave a partial file and journal as a SIGKILL would: no clean-up runs."""
+def _killed_export(tmp_path, monkeypatch, n=40_000, batches_before_death=5, stream=None,
+                   batch_size=3000, **kw):
+    """Leave a partial file and journal as a SIGKILL would: no clean-up runs.
+
+    Exports ``stream`` (default: ``n`` MILD records from id 3) and dies after
+    ``batches_before_death`` batches.
+    """
     out = tmp_path / "p.npy"
+    if stream is None:
+        stream = dpa.stream_augmentation_chain(n, MILD, start_id=3)
+    cls = type(stream)  # a subclass (DistributedParamStream) has its own generate
     monkeypatch.setattr(dio._PartialNpy, "abort", dio._PartialNpy.close)
     seen = []
-    real = dpa.ParamStream.generate
+    real = cls.generate
 
     def dying(self, ids, **kwargs):
         seen.append(len(ids))
@@ -209,10 +220,9 @@ def _killed_export(tmp_path, monkeypatch, n=40_000, batches_before_death=5, **kw
             raise SystemExit("killed")
         return real(self, ids, **kwargs)
 
-    monkeypatch.setattr(dpa.ParamStream, "generate", dying)
+    monkeypatch.setattr(cls, "generate", dying)
     with pytest.raises(SystemExit):
-        dio.save_npy(dpa.stream_augmentation_chain(n, MILD, start_id=3), out, batch_size=3000,
-                     checkpoint_seconds=0, **kw)
+        dio.save_npy(stream, out, batch_size=batch_size, checkpoint_seconds=0, **kw)
     monkeypatch.undo()
     return out
 
@@ -403,6 +413,256 @@ def test_verify_reports_first_mismatch(tmp_path):
     os.unlink(dio.provenance_path(out))
     with pytest.raises(dio.InputError, match="no provenance"):
         dio.verify_npy(out)
+
+
+# ---- provenance of distributed streams ---------------------------------------------
+
+#: Rank 1 of 3 over 1000 samples: ids 334 .. 666 (333 of them; "pad" adds one).
+N, RANK, WORLD = 1000, 1, 3
+#: The provenance keys that say which records a file holds.
+SEEDING_KEYS = ("scheme", "rank", "base_seed", "epoch", "prefix", "start_id", "count", "step",
+                "ids", "ids_sha256")
+
+
+def _sha(ids) -> str:
+    return hashlib.sha256(np.asarray(ids, dtype="<i8").tobytes()).hexdigest()
+
+
+DIST_CASES = {
+    # name: (stream keywords, expected seeding keys, the records of ids)
+    "philox-epoch-params": (
+        dict(scheme="philox", base_seed=5, epoch=3, epoch_params=True),
+        {"scheme": "philox", "base_seed": 5, "epoch": 3},
+        lambda ids: dpa.generate(ids, MILD, scheme="philox", base_seed=5, epoch=3)),
+    "philox-fixed-params": (
+        dict(scheme="philox", base_seed=5, epoch=3),
+        {"scheme": "philox", "base_seed": 5, "epoch": 0},
+        lambda ids: dpa.generate(ids, MILD, scheme="philox", base_seed=5, epoch=0)),
+    "sample-seed0": (
+        dict(seeding="sample"),
+        {"scheme": "dpa"},
+        lambda ids: dpa.generate(ids, MILD, hash=True)),
+    "sample-seed7": (
+        dict(seeding="sample", base_seed=7),
+        {"scheme": "dpa", "prefix": "7::"},
+        lambda ids: _generate_prefixed(ids, MILD, b"7::", hash=True)),
+    "sample-seed7-strided": (
+        dict(seeding="sample", base_seed=7, split="strided"),
+        {"scheme": "dpa", "prefix": "7::"},
+        lambda ids: _generate_prefixed(ids, MILD, b"7::", hash=True)),
+    "rank": (
+        dict(base_seed=4),
+        {"scheme": "dpa", "rank": 1, "base_seed": 4},
+        lambda ids: dpa.generate(ids, MILD, rank=1, base_seed=4, hash=True)),
+    "rank-epoch-params": (
+        dict(base_seed=4, epoch=2, epoch_params=True),
+        {"scheme": "dpa", "prefix": "4:1:2:"},
+        lambda ids: _generate_prefixed(ids, MILD, b"4:1:2:", hash=True)),
+    "shuffled-padded-dpa": (
+        dict(base_seed=4, epoch=2, shuffle=True, uneven="pad"),
+        {"scheme": "dpa", "rank": 1, "base_seed": 4},
+        lambda ids: dpa.generate(ids, MILD, rank=1, base_seed=4, hash=True)),
+    "shuffled-padded-philox": (
+        dict(scheme="philox", base_seed=4, epoch=2, epoch_params=True, shuffle=True, uneven="pad"),
+        {"scheme": "philox", "base_seed": 4, "epoch": 2},
+        lambda ids: dpa.generate(ids, MILD, scheme="philox", base_seed=4, epoch=2)),
+}
+
+
+@pytest.mark.parametrize("name", list(DIST_CASES))
+def test_distributed_export_provenance_verifies(tmp_path, name):
+    kwargs, seeding, records = DIST_CASES[name]
+    stream = dist_stream(N, RANK, WORLD, MILD, **kwargs)
+    ids = stream.ids
+    hash = stream.scheme == "dpa"
+    out = tmp_path / "p.npy"
+    dio.save_npy(stream, out, hash=hash, batch_size=100)
+    want = records(ids)
+    assert out.read_bytes() == npy_bytes(want)
+    assert stream.seeding_provenance() == seeding
+
+    prov = dio.read_provenance(out)
+    expected = dict(seeding)
+    if isinstance(ids, range):
+        expected.update(start_id=ids.start, count=len(ids))
+        if ids.step != 1:
+            expected["step"] = ids.step
+    else:
+        assert ids.dtype == np.int64 and len(np.unique(ids)) == len(ids) == 334  # 333 + a pad
+        expected.update(ids="sample_id", ids_sha256=_sha(ids), count=len(ids))
+    assert {k: prov[k] for k in SEEDING_KEYS if k in prov} == expected
+    assert prov["hash"] is hash and prov["count"] == len(want) == (334 if "padded" in name else 333)
+    assert dio.verify_npy(out, block_records=97) == len(want)
+
+    k = 200
+    arr = np.load(out, mmap_mode="r+")
+    good = float(arr["rotation"][k])
+    arr["rotation"][k] = np.nextafter(good, np.inf)
+    arr.flush()
+    del arr
+    with pytest.raises(dio.VerificationError) as info:
+        dio.verify_npy(out, block_records=97)
+    err = info.value
+    assert (err.index, err.field, err.expected) == (k, "rotation", good)
+    assert f"record {k} (sample id {ids[k]}): field 'rotation'" in str(err)
+
+
+def test_verify_checks_the_id_list_of_an_array_id_export(tmp_path):
+    stream = dist_stream(N, RANK, WORLD, MILD, base_seed=4, epoch=2, shuffle=True, uneven="pad")
+    ids = stream.ids.copy()
+    out = tmp_path / "p.npy"
+    dio.save_npy(stream, out, hash=True)
+    side = dio.provenance_path(out)
+    good_prov = side.read_text()
+
+    def with_prov(**changes):
+        prov = json.loads(good_prov)
+        for key, value in changes.items():
+            if value is None:
+                prov.pop(key, None)
+            else:
+                prov[key] = value
+        side.write_text(json.dumps(prov))
+
+    other = hashlib.sha256(b"other ids").hexdigest()
+    with_prov(ids_sha256=other)
+    with pytest.raises(dio.VerificationError, match=f"its SHA-256 is {_sha(ids)} but the provenance's ids_sha256 is {other}") as info:
+        dio.verify_npy(out, block_records=50)
+    assert (info.value.field, info.value.found, info.value.expected) == ("sample_id", _sha(ids), other)
+    with_prov(ids_sha256=None)
+    with pytest.raises(dio.InputError, match="no valid ids_sha256"):
+        dio.verify_npy(out)
+    with_prov(ids_sha256="ABC")
+    with pytest.raises(dio.InputError, match="no valid ids_sha256"):
+        dio.verify_npy(out)
+    with_prov(ids="positions")
+    with pytest.raises(dio.InputError, match=r'ids="positions"; the only known value is "sample_id"'):
+        dio.verify_npy(out)
+    with_prov(ids=None, ids_sha256=None)
+    with pytest.raises(dio.InputError, match="provenance has neither start_id nor ids"):
+        dio.verify_npy(out)
+    side.write_text(good_prov)
+    assert dio.verify_npy(out, block_records=50) == len(ids)
+
+    # Two records swapped: each is right for its own id, but the id list is not the export's.
+    arr = np.load(out, mmap_mode="r+")
+    first, second = arr[5].copy(), arr[90].copy()
+    arr[5], arr[90] = second, first
+    arr.flush()
+    with pytest.raises(dio.VerificationError, match="the sample_id column is not the exported id list"):
+        dio.verify_npy(out, block_records=50)
+    arr[5], arr[90] = first, second
+    # One sample id changed: its record's parameters are not that id's.
+    arr["sample_id"][7] = ids[7] + 1
+    arr.flush()
+    with pytest.raises(dio.VerificationError) as info:
+        dio.verify_npy(out, block_records=50)
+    assert (info.value.index, info.value.field) == (7, "rotation")
+    assert f"record 7 (sample id {ids[7] + 1}): field 'rotation'" in str(info.value)
+    arr["sample_id"][7] = -3
+    arr.flush()
+    with pytest.raises(dio.VerificationError, match="record 7: sample_id -3 is not a sample id") as info:
+        dio.verify_npy(out, block_records=50)
+    assert (info.value.index, info.value.field) == (7, "sample_id")
+    arr["sample_id"][7] = ids[7]
+    arr.flush()
+    del arr
+    assert dio.verify_npy(out, block_records=50) == len(ids)
+
+
+def test_verify_rejects_provenance_seeding_it_cannot_use(tmp_path):
+    out = tmp_path / "p.npy"
+    dio.save_npy(dist_stream(N, RANK, WORLD, MILD, seeding="sample", base_seed=7), out)
+    side = dio.provenance_path(out)
+    good = json.loads(side.read_text())
+    for changes, match in [
+        ({"scheme": "philox"}, "provenance has a prefix, which only scheme 'dpa' hashes"),
+        ({"rank": 1}, "provenance has both a prefix and rank"),
+        ({"prefix": 7}, "provenance prefix should be a string"),
+        ({"prefix": "7\u00e9:"}, "is not ASCII"),
+        ({"prefix": None, "scheme": "philox", "rank": 1}, "provenance seeding is invalid: rank does not apply"),
+        ({"prefix": None, "start_id": None}, "provenance has neither start_id nor ids"),
+        ({"prefix": None, "step": 0}, "provenance step should be a non-zero integer"),
+    ]:
+        prov = {**good, **changes}
+        side.write_text(json.dumps({k: v for k, v in prov.items() if v is not None}))
+        with pytest.raises(dio.InputError, match=match):
+            dio.verify_npy(out)
+    side.write_text(json.dumps(good))
+    assert dio.verify_npy(out) == 333
+
+
+def test_resume_refuses_another_seeding_or_id_list(tmp_path, monkeypatch):
+    def make(**kw):  # rank 1 of 2 over 40,000 samples
+        return dist_stream(40_000, 1, 2, MILD, **kw)
+
+    (tmp_path / "a").mkdir()
+    out = _killed_export(tmp_path / "a", monkeypatch, stream=make(seeding="sample", base_seed=7),
+                         batch_size=2000)
+    partial, _ = dio.partial_paths(out)
+    for other, match in [
+        (make(seeding="sample", base_seed=8), 'prefix="7::" but this one has prefix="8::"'),
+        (make(seeding="sample", base_seed=7, epoch=1, epoch_params=True),
+         'prefix="7::" but this one has prefix="7::1:"'),
+        (make(seeding="sample"), 'prefix="7::" but this one has prefix=null'),
+        (make(base_seed=7), "rank=null but this one has rank=1"),
+        (make(scheme="philox", base_seed=7), 'scheme="dpa" but this one has scheme="philox"'),
+    ]:
+        with pytest.raises(dio.ResumeError, match=match):
+            dio.save_npy(other, out, resume=True)
+        assert partial.exists() and not out.exists()
+    res = dio.save_npy(make(seeding="sample", base_seed=7), out, resume=True)
+    assert res.resumed_from > 0
+    assert out.read_bytes() == npy_bytes(_generate_prefixed(range(20_000, 40_000), MILD, b"7::"))
+    assert dio.verify_npy(out) == 20_000
+
+    (tmp_path / "b").mkdir()
+    shuffled = dict(scheme="philox", base_seed=7, shuffle=True, epoch=3)
+    out = _killed_export(tmp_path / "b", monkeypatch, batch_size=2000,
+                         stream=make(**shuffled, epoch_params=True))
+    partial, _ = dio.partial_paths(out)
+    for other, match in [
+        (make(**{**shuffled, "epoch": 4}, epoch_params=True), "ids_sha256="),
+        (make(**shuffled), "epoch=3 but this one has epoch=0"),
+        (make(**{**shuffled, "shuffle": False}, epoch_params=True),
+         "start_id=null but this one has start_id=20000"),
+    ]:
+        with pytest.raises(dio.ResumeError, match=match):
+            dio.save_npy(other, out, resume=True)
+        assert partial.exists() and not out.exists()
+    stream = make(**shuffled, epoch_params=True)
+    ids = stream.ids.copy()
+    res = dio.save_npy(stream, out, resume=True, batch_size=3333)
+    assert res.resumed_from > 0
+    assert out.read_bytes() == npy_bytes(dpa.generate(ids, MILD, scheme="philox", base_seed=7,
+                                                      epoch=3))
+    assert dio.read_provenance(out)["ids_sha256"] == _sha(ids)
+    assert dio.verify_npy(out) == 20_000
+
+
+def test_plain_stream_provenance_is_unchanged(tmp_path):
+    """A ParamStream's provenance keys, in order, as before distributed streams had their own."""
+    tail = ["hash", "fields", "dtype", "npy_header_bytes", "npy_bytes", "dpa_version", "created"]
+    head = ["format", "producer", "scheme", "config", "start_id", "count"]
+    for stream, keys, seeding in [
+        (dpa.stream_augmentation_chain(100, MILD, start_id=5), head, {"scheme": "dpa"}),
+        (dpa.ParamStream(range(3, 500), MILD, rank=2, base_seed=7), head + ["rank", "base_seed"],
+         {"scheme": "dpa", "rank": 2, "base_seed": 7}),
+        (dpa.ParamStream(range(0, 10_000, 3), MILD, scheme="philox", base_seed=9, epoch=4),
+         head + ["step", "base_seed", "epoch"], {"scheme": "philox", "base_seed": 9, "epoch": 4}),
+    ]:
+        assert stream.seeding_provenance() == seeding
+        out = tmp_path / "p.npy"
+        dio.save_npy(stream, out, force=True)
+        prov = dio.read_provenance(out)
+        assert list(prov) == keys + tail
+        assert {k: prov[k] for k in SEEDING_KEYS if k in prov} == {
+            **seeding, "start_id": stream.ids.start, "count": len(stream.ids),
+            **({"step": 3} if stream.ids.step == 3 else {})}
+        assert dio.verify_npy(out) == len(stream.ids)
+    # DPA's rank/world_size delegation: start_id is the base seed of DPA's rank seeding.
+    delegated = dpa.stream_augmentation_chain(100, MILD, start_id=11, rank=1, world_size=2)
+    assert delegated.seeding_provenance() == {"scheme": "dpa", "rank": 1, "base_seed": 11}
 
 
 # ---- JSON conversion -------------------------------------------------------------

@@ -80,6 +80,26 @@ def test_rank_delegation_as_dpa():
         dpa.stream_augmentation_chain(10, MILD, rank=1)
 
 
+def test_rank_delegation_philox():
+    """With philox, a rank's share keeps start_id, base_seed and epoch: the
+    records are those of the single-process philox stream."""
+    whole = dpa.generate(range(100, 111), MILD, scheme="philox", base_seed=5, epoch=3)
+    got = []
+    for rank in range(3):
+        s = dpa.stream_augmentation_chain(11, MILD, start_id=100, rank=rank, world_size=3,
+                                          scheme="philox", base_seed=5, epoch=3)
+        assert s.scheme == "philox"
+        got.append(s.generate(s.claim()))
+    assert np.concatenate(got).tobytes() == whole.tobytes()
+
+
+@pytest.mark.parametrize("kw", [{"base_seed": 1}, {"epoch": 2}])
+def test_rank_delegation_dpa_rejects_seed_and_epoch(kw):
+    """DPA's delegation takes its base seed from start_id: a base_seed or epoch would be lost."""
+    with pytest.raises(ValueError, match="base_seed and epoch must be 0"):
+        dpa.stream_augmentation_chain(10, MILD, rank=0, world_size=2, **kw)
+
+
 def test_gen_augmentation_params_rank_as_dpa():
     d = dpa.gen_augmentation_params(3, MILD, 0)
     assert d["rank"] == 0

@@ -229,6 +229,112 @@ def test_rank_from_env(monkeypatch):
         T.DistributedParamSampler(100, 8)
 
 
+# ---- scheme="philox" ----------------------------------------------------------------
+
+KEY = 2**33 + 77
+
+
+def _philox(ids, epoch):
+    return dpa.generate(ids, MILD, scheme="philox", base_seed=KEY, epoch=epoch)
+
+
+def _loader_collect(sampler, workers):
+    return _collect(torch.utils.data.DataLoader(T.ParamBatchDataset(sampler), batch_size=None,
+                                                num_workers=workers))
+
+
+@pytest.mark.parametrize("workers", [0, 1, 2])
+def test_philox_sampler_through_dataloader_workers(workers):
+    """World sizes 1, 2, 3 x this many workers: every id gets philox's parameters."""
+    n = 997
+    for epoch_params in (False, True):
+        kw = dict(num_samples=n, batch_size=40, scheme="philox", base_seed=KEY,
+                  epoch_params=epoch_params, uneven="keep")
+        for epoch in (3,):  # philox's epoch 3 with epoch_params, else 0
+            want = _table(_philox(range(n), epoch if epoch_params else 0))
+            for w in (1, 2, 3):
+                seen = []
+                for r in range(w):
+                    s = _sampler(rank=r, world_size=w, **kw)
+                    s.set_epoch(epoch)
+                    ids, table = _loader_collect(s, workers)
+                    direct = _collect(s)  # the loader's order is the sampler's
+                    assert np.array_equal(ids, direct[0]) and np.array_equal(table, direct[1])
+                    assert np.array_equal(table, _table(_philox(ids, epoch if epoch_params else 0)))
+                    seen.append((ids, table))
+                ids = np.concatenate([i for i, _ in seen])
+                table = np.concatenate([t for _, t in seen], axis=1)
+                assert np.array_equal(np.sort(ids), np.arange(n))  # every id once
+                order = np.argsort(ids)
+                assert np.array_equal(table[:, order], want), (w, epoch, epoch_params)
+
+
+def test_philox_sampler_layout_and_records():
+    s = _sampler(scheme="philox", base_seed=KEY)
+    assert (s.scheme, s.seeding) == ("philox", "sample")
+    assert "scheme='philox'" in repr(s)
+    assert _sampler().scheme == "dpa"
+    ids, recs = next(iter(_sampler(scheme="philox", base_seed=KEY, as_tensors=False)))
+    assert recs.dtype == dpa.PARAM_DTYPE and "hash" not in recs.dtype.names
+    assert recs.tobytes() == _philox(ids, 0).tobytes()
+    # pad and shuffle as for the DPA scheme: the same ids in the same order
+    for uneven in D.UNEVEN_MODES:
+        a = _collect(_sampler(scheme="philox", base_seed=KEY, uneven=uneven))[0]
+        b = _collect(_sampler(base_seed=KEY, uneven=uneven))[0]
+        assert np.array_equal(a, b)
+
+
+def test_params_to_tensors_with_and_without_hash():
+    for recs in (_philox(range(7), 2), dpa.generate(range(7), MILD, hash=True)):
+        ids, params = T.params_to_tensors(recs)
+        assert ids.tolist() == list(range(7)) and set(params) == set(dpa.FIELDS)
+        for f in dpa.FIELDS:
+            assert params[f].dtype == torch.float64 and np.array_equal(params[f].numpy(), recs[f])
+
+
+def test_philox_state_dict_round_trip():
+    kw = dict(scheme="philox", base_seed=KEY, epoch_params=True)
+    run = _sampler(**kw)
+    run.set_epoch(5)
+    full = _collect(run)
+    first = _sampler(**kw)
+    first.set_epoch(5)
+    it = iter(first)
+    for _ in range(4):
+        next(it)
+    state = first.state_dict()
+    assert state["scheme"] == "philox" and (state["epoch"], state["batch"]) == (5, 4)
+    resumed = _sampler(**kw)
+    resumed.load_state_dict(state)
+    rest = _collect(resumed)
+    assert np.array_equal(rest[0], full[0][4 * 32:]) and np.array_equal(rest[1], full[1][:, 4 * 32:])
+    assert np.array_equal(rest[1], _table(_philox(rest[0], 5)))
+    # the scheme is part of the layout
+    with pytest.raises(ValueError, match=r"scheme='philox' \(this sampler: 'dpa'\)"):
+        _sampler(base_seed=KEY, epoch_params=True).load_state_dict(state)
+    dpa_state = _sampler().state_dict()
+    with pytest.raises(ValueError, match=r"scheme='dpa' \(this sampler: 'philox'\)"):
+        _sampler(scheme="philox").load_state_dict(dpa_state)
+    # a state saved before samplers had a scheme is the DPA scheme's
+    old = {k: v for k, v in dpa_state.items() if k != "scheme"}
+    _sampler().load_state_dict(old)
+    with pytest.raises(ValueError, match=r"scheme='dpa' \(this sampler: 'philox'\)"):
+        _sampler(scheme="philox").load_state_dict(old)
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"scheme": "philox", "seeding": "rank"}, r"seeding='rank' does not apply to scheme='philox'"),
+        ({"scheme": "xoshiro"}, r"scheme should be one of \('dpa', 'philox'\), but got scheme='xoshiro'"),
+        ({"scheme": "philox", "base_seed": 2**64}, r"base_seed should be < 2\*\*64"),
+    ],
+)
+def test_philox_bad_arguments(kw, match):
+    with pytest.raises(ValueError, match=match):
+        _sampler(**kw)
+
+
 # ---- two real ranks ----------------------------------------------------------------
 
 
@@ -271,7 +377,12 @@ def test_torchrun_gloo_two_ranks_two_workers(tmp_path):
                 assert np.array_equal(ids[r], ref_ids), (name, epoch, r)
                 assert batches[r] == len(ref)
                 # and the parameters are those of one process generating the same ids
-                if kw["seeding"] == "sample" and not kw.get("base_seed"):
+                if kw.get("scheme") == "philox":  # philox's epoch is the epoch (epoch_params)
+                    want = dpa.generate(ids[r], W.CONFIG, scheme="philox",
+                                        base_seed=kw["base_seed"],
+                                        epoch=epoch if kw.get("epoch_params") else 0)
+                    assert np.array_equal(params[r], _table(want)), (name, epoch, r)
+                elif kw["seeding"] == "sample" and not kw.get("base_seed"):
                     assert np.array_equal(params[r], _table(dpa.generate(ids[r], W.CONFIG)))
                 elif kw["seeding"] == "sample":  # world size 1 gives the same parameters
                     one = D.stream_distributed_augmentation_chain(

@@ -1,0 +1,154 @@
+"""The worker team (``src/team.c``): parts of a job give the records of one call."""
+
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import dpa
+from dpa import _core, engine
+
+MOD = dpa.get_preset("moderate")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _kernels():
+    return [
+        ("dpa", engine.kernel_for(MOD), True),
+        ("philox", engine.kernel_for(MOD, scheme="philox", base_seed=99, epoch=3), False),
+    ]
+
+
+def _fill(kernel, n, bounds, ids=None, hash=False, team=None, first=5, step=3):
+    out = np.zeros(n, engine.record_dtype(hash))
+    offset = engine._HASH_OFFSET if hash else -1
+    _core.fill(kernel, out, bounds, ids, first, step, offset, engine._paths, team)
+    return out
+
+
+@pytest.mark.parametrize("name,kernel,hash", _kernels())
+@pytest.mark.parametrize("bounds", [
+    [0, 300], [0, 150, 300], [0, 0, 299, 300], [0, 1, 2, 3, 300, 300], [0, 37, 74, 111, 200, 250, 300],
+])
+def test_parts_in_workers_equal_one_part(name, kernel, hash, bounds):
+    ref = _fill(kernel, 300, [0, 300], hash=hash)
+    engine._team._grow(len(bounds) - 2)
+    assert _fill(kernel, 300, bounds, hash=hash, team=engine._team._team).tobytes() == ref.tobytes()
+    assert _fill(kernel, 300, bounds, hash=hash).tobytes() == ref.tobytes()
+    # ids given as an array take the same path through the parts
+    ids = np.arange(5, 5 + 3 * 300, 3, dtype=np.int64)
+    got = _fill(kernel, 300, bounds, ids=ids, hash=hash, team=engine._team._team)
+    assert got.tobytes() == ref.tobytes()
+    expected = dpa.generate(range(5, 905, 3), MOD, hash=hash, scheme=name,
+                            base_seed=99 if name == "philox" else 0,
+                            epoch=3 if name == "philox" else 0, threads=1)
+    assert got.tobytes() == expected.tobytes()
+
+
+def test_many_back_to_back_jobs_and_thread_counts():
+    """Short jobs in a row (a batch loop): every one complete and right."""
+    n = 65_536
+    ref = dpa.generate(range(n * 8), MOD, scheme="philox", base_seed=1, threads=1)
+    buf = np.empty(n, dpa.PARAM_DTYPE)
+    for threads in (2, 3, 5):
+        for a in range(0, n * 8, n // 4):
+            part = buf[: n // 4]
+            dpa.generate(range(a, a + n // 4), MOD, scheme="philox", base_seed=1, out=part,
+                         threads=threads)
+            assert part.tobytes() == ref[a: a + n // 4].tobytes()
+
+
+def test_concurrent_callers_share_the_team():
+    """Threads generating at once: one uses the team, the others run their own parts."""
+    n = 50_000
+    refs = {s: dpa.generate(range(n), MOD, scheme="philox", base_seed=s, threads=1).tobytes()
+            for s in range(4)}
+    errors = []
+
+    def worker(seed):
+        for _ in range(20):
+            got = dpa.generate(range(n), MOD, scheme="philox", base_seed=seed, threads=2)
+            if got.tobytes() != refs[seed]:
+                errors.append(seed)
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def _run(code, **env):
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, **env}, timeout=120)
+
+
+def test_no_spin_gives_same_records():
+    """DPA_SPIN_US=0: workers and caller sleep at once; same records."""
+    code = (
+        "import dpa\n"
+        "r = range(0, 40000)\n"
+        "a = dpa.generate(r, scheme='philox', threads=3)\n"
+        "b = dpa.generate(r, scheme='philox', threads=1)\n"
+        "c = dpa.generate(range(9000), hash=True, threads=2)\n"
+        "d = dpa.generate(range(9000), hash=True, threads=1)\n"
+        "print(a.tobytes() == b.tobytes() and c.tobytes() == d.tobytes())\n"
+    )
+    proc = _run(code, DPA_SPIN_US="0")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "True"
+
+
+@pytest.mark.parametrize("value", ["-1", "fast", "1.5"])
+def test_bad_spin_env(value):
+    proc = _run("import dpa; dpa.generate(range(100000), threads=2, scheme='philox')",
+                DPA_SPIN_US=value)
+    assert proc.returncode != 0
+    assert "DPA_SPIN_US should be a non-negative integer" in proc.stderr
+
+
+def test_workers_stop_at_exit():
+    """The interpreter exits promptly after the team has run (workers stop)."""
+    proc = _run("import dpa; dpa.generate(range(100000), threads=2, scheme='philox'); print('ok')")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("bounds,exc,match", [
+    ([0], ValueError, "1 to 256 parts"),
+    (list(range(258)), ValueError, "1 to 256 parts"),
+    ([1, 10], ValueError, "start at 0"),
+    ([0, 6, 5, 10], ValueError, "must not decrease"),
+    ([0, 11], IndexError, "past the 10 records"),
+])
+def test_fill_rejects_bad_bounds(bounds, exc, match):
+    kernel = engine.kernel_for(MOD, scheme="philox")
+    out = np.zeros(10, dpa.PARAM_DTYPE)
+    with pytest.raises(exc, match=match):
+        _core.fill(kernel, out, bounds, None, 0, 1, -1, 0)
+
+
+def test_fill_rejects_bad_layouts():
+    dk = engine.kernel_for(MOD)
+    pk = engine.kernel_for(MOD, scheme="philox")
+    out = np.zeros(10, dpa.PARAM_DTYPE)
+    with pytest.raises(ValueError, match="no hash field"):
+        _core.fill(pk, out, [0, 10], None, 0, 1, 48, 0)
+    with pytest.raises(ValueError, match="does not fit"):
+        _core.fill(dk, out, [0, 10], None, 0, 1, 48, 0)  # no room for a hash
+    with pytest.raises(TypeError, match="DPAKernel or PhiloxKernel"):
+        _core.fill(object(), out, [0, 10], None, 0, 1, -1, 0)
+    with pytest.raises(ValueError, match="covering the records"):
+        _core.fill(pk, out, [0, 10], np.arange(9), 0, 1, -1, 0)
+    with pytest.raises(ValueError, match="writeable"):
+        ro = np.zeros(10, dpa.PARAM_DTYPE)
+        ro.flags.writeable = False
+        _core.fill(pk, ro, [0, 10], None, 0, 1, -1, 0)
+    with pytest.raises(ValueError, match="spin_ns"):
+        _core.Team(-1)
+    with pytest.raises(ValueError, match="worker index"):
+        _core.Team(0).work(0)
