@@ -46,6 +46,7 @@ def fill(
     hash_offset: int,
     paths: int,
     team: Team | None = None,
+    chunk: int = 0,
 ) -> None: ...
 
 def philox4x32_10(ctr: Sequence[int], key: Sequence[int]) -> list[int]: ...

@@ -68,6 +68,7 @@ cdef extern from "src/team.h" nogil:
         int64_t hash_offset
         int paths
         int nparts
+        int64_t chunk
         int64_t bounds[257]
     ctypedef struct dpa_team:
         pass
@@ -245,6 +246,7 @@ cdef int _job_for(dpa_job *job, kernel, cnp.ndarray out, bounds, ids, int64_t fi
     job.hash_offset = hash_offset
     job.paths = paths
     job.nparts = <int>nparts
+    job.chunk = 0
     return 0
 
 
@@ -294,17 +296,23 @@ MAX_PARTS = DPA_TEAM_MAX_PARTS
 
 
 def fill(kernel, cnp.ndarray out, bounds, ids, int64_t first, int64_t step, int hash_offset,
-         int paths, Team team=None):
+         int paths, Team team=None, int64_t chunk=0):
     """Fill records ``out[:bounds[-1]]`` with ``kernel``, the GIL released.
 
     Part ``k`` is records ``bounds[k] .. bounds[k+1]-1``.  With ``team``, part
     0 runs in this thread and part ``k`` in worker ``k`` (which must be
-    running); without, the parts run one after another in this thread.  The
-    records do not depend on the parts.  See ``_job_for`` for the layout.
+    running); with ``team`` and ``chunk > 0``, these ``len(bounds) - 1``
+    threads instead take guided pieces of at least ``chunk`` records until
+    all are done (``src/team.h``).
+    Without ``team``, the parts run one after another in this thread.  The
+    records depend on none of this.  See ``_job_for`` for the layout.
     """
     cdef dpa_job job
     cdef int rc = 0, k
+    if chunk < 0:
+        raise ValueError("chunk must be non-negative")
     _job_for(&job, kernel, out, bounds, ids, first, step, hash_offset, paths)
+    job.chunk = chunk
     with nogil:
         if team is not None:
             rc = dpa_team_run(team.team, &job)

@@ -165,6 +165,14 @@ def _spin_ns() -> int:
     return us * 1000
 
 
+#: Smallest piece, in records, of a call shared by the worker threads.  The
+#: threads take guided pieces (half their share of what is left, see
+#: ``src/team.h``) down to this size, so that at the end of a call none waits
+#: long for another, even when one was descheduled (shared machines): 256
+#: records are a few microseconds of philox, well under a millisecond of DPA.
+_MIN_PIECE = 256
+
+
 class _Team:
     """The persistent worker threads that run the parts of a fill job.
 
@@ -200,7 +208,8 @@ class _Team:
             return
         try:
             self._grow(len(bounds) - 2)
-            _core.fill(kernel, out, bounds, ids, first, step, hash_offset, paths, self._team)
+            _core.fill(kernel, out, bounds, ids, first, step, hash_offset, paths, self._team,
+                       _MIN_PIECE)
         finally:
             self._lock.release()
 

@@ -432,3 +432,43 @@ def test_sequential_batch_size_change_takes_effect():
         sizes.append(len(b))
         p.config.batch_size = 5
     assert sizes == [10] + [5] * 8
+
+
+def test_philox_batches_are_slices_of_blocks_generated_ahead():
+    """Philox batches come from blocks of up to AHEAD_BATCHES batches: disjoint
+    views, the stream's position still advancing batch by batch."""
+    from dpa.batch.sources import StreamSource
+
+    stream = dpa.stream_augmentation_chain(1000, CONFIG, scheme="philox", base_seed=3)
+    source = StreamSource(stream)
+    batches = []
+    while (b := source.take(100)) is not None:
+        batches.append(b)
+        assert stream.position == 100 * len(batches)
+    assert len(batches) == 10
+    assert batches[0].base is not None and batches[0].base is batches[3].base
+    assert batches[4].base is not batches[3].base  # a new block after AHEAD_BATCHES
+    for a, b in itertools.combinations(batches, 2):
+        assert not np.shares_memory(a, b)
+    assert np.concatenate(batches).tobytes() == dpa.generate(
+        range(1000), CONFIG, scheme="philox", base_seed=3).tobytes()
+
+
+def test_philox_lookahead_follows_the_shared_stream():
+    """Whoever else moves the stream's position (plain iteration, another
+    processor, a rewind), each batch holds the records at the position."""
+    from dpa.batch.sources import StreamSource
+
+    ref = dpa.generate(range(2000), CONFIG, scheme="philox", base_seed=4)
+    stream = dpa.stream_augmentation_chain(2000, CONFIG, scheme="philox", base_seed=4)
+    source = StreamSource(stream, reuse=True)
+    got = source.take(50)
+    assert got.tobytes() == ref[0:50].tobytes()
+    next(stream)  # plain iteration takes position 50
+    got = source.take(50)
+    assert got.tobytes() == ref[51:101].tobytes()
+    stream.position = 10  # a rewind into the block
+    assert source.take(30).tobytes() == ref[10:40].tobytes()
+    stream.position = 1500  # a jump past it
+    assert source.take(600).tobytes() == ref[1500:2000].tobytes()
+    assert source.take(1) is None

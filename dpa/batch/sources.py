@@ -50,17 +50,31 @@ class StreamSource:
     next ids from ``stream.position`` and advances it, so batches, other
     processors and plain iteration of the stream share the stream as they
     would share DPA's generator, and a consumer that stops early leaves the
-    rest to the next.  A round-robin run claims the whole remainder at its
+    rest to the next.  Over a philox stream the records of up to
+    ``AHEAD_BATCHES`` batches are generated in one call and the batches are
+    slices of that block (disjoint views; with buffer reuse, the block's
+    buffer is reused); the stream's position still advances batch by batch.  A round-robin run claims the whole remainder at its
     first batch, since its batches span it.
     """
 
     kind = "stream"
+
+    #: Philox streams: consecutive batches are sliced from blocks generated
+    #: ahead, of up to this many batches and :data:`AHEAD_MAX_RECORDS` records
+    #: (a philox record costs about as much as a call's Python overhead per
+    #: 20 records, so batches of a few thousand would otherwise pay for calls,
+    #: not records).  The DPA scheme costs far more per record: no lookahead.
+    AHEAD_BATCHES = 4
+    AHEAD_MAX_RECORDS = 1 << 18
 
     def __init__(self, stream: ParamStream, *, hash: bool = False, reuse: bool = False) -> None:
         self.stream = stream
         self.hash = bool(hash)
         self.record_bytes = stream.dtype(self.hash).itemsize
         self._buffer = _Buffer(stream.dtype(self.hash)) if reuse else None
+        self._ahead = getattr(stream, "scheme", "dpa") == "philox"
+        self._block: np.ndarray | None = None  # records of stream positions [_b0, _b0 + len)
+        self._b0 = 0
 
     @property
     def length(self) -> int:
@@ -78,10 +92,21 @@ class StreamSource:
         # taken are given back by resetting the position.
         rest = stream.claim()
         ids = rest[:size]
-        stream.position = len(stream.ids) - len(rest) + len(ids)
+        start = len(stream.ids) - len(rest)
+        stream.position = start + len(ids)
         if len(ids) == 0:
             return None
-        return self._make(ids)
+        if not self._ahead:
+            return self._make(ids)
+        # Slice the batch from the block generated ahead, or generate a new
+        # block from here.  Positions, not ids, locate it: the stream's ids
+        # never change, and whoever else consumed the stream moved `start`.
+        block, b0 = self._block, self._b0
+        if block is None or not (b0 <= start and start + len(ids) <= b0 + len(block)):
+            ahead = max(len(ids), min(self.AHEAD_BATCHES * len(ids), self.AHEAD_MAX_RECORDS))
+            block = self._make(rest[:ahead])
+            self._block, self._b0 = block, b0 = block, start
+        return block[start - b0:start - b0 + len(ids)]
 
     def round_robin(self, n: int) -> Iterator[np.ndarray]:
         """Batch ``j`` (``j < min(n, length)``): the records of ``ids[j::n]``.

@@ -37,6 +37,7 @@ struct dpa_team {
     pthread_cond_t work_cv;   /* a new job or stop */
     pthread_cond_t done_cv;   /* pending reached 0, or a worker became ready */
     atomic_int pending;
+    atomic_int_fast64_t cursor;   /* next chunk's first record (chunked jobs) */
     atomic_int failed;
     atomic_int stop;
     int ready;                /* workers inside dpa_team_work (under mutex) */
@@ -112,14 +113,15 @@ dpa_team *dpa_team_new(int64_t spin_ns)
     pthread_cond_init(&team->done_cv, NULL);
     atomic_init(&team->pending, 0);
     atomic_init(&team->failed, 0);
+    atomic_init(&team->cursor, 0);
     atomic_init(&team->stop, 0);
     team->spin_ns = spin_ns;
     return team;
 }
 
-int dpa_job_run_part(const dpa_job *job, int part)
+/* Records [a, a + n) of `job`. */
+static int run_range(const dpa_job *job, int64_t a, int64_t n)
 {
-    int64_t a = job->bounds[part], n = job->bounds[part + 1] - a;
     dpa_ids ids = job->ids;
     char *rec = job->rec + a * job->itemsize;
     if (n <= 0)
@@ -134,6 +136,36 @@ int dpa_job_run_part(const dpa_job *job, int part)
     }
     return dpa_fill((const dpa_plan *)job->plan, &ids, rec, n, job->itemsize, job->hash_offset,
                     job->paths);
+}
+
+int dpa_job_run_part(const dpa_job *job, int part)
+{
+    return run_range(job, job->bounds[part], job->bounds[part + 1] - job->bounds[part]);
+}
+
+/* Participant `part`'s share of a job run by the team. */
+static int run_share(dpa_team *team, const dpa_job *job, int part)
+{
+    int64_t end = job->bounds[job->nparts], a;
+    int rc = 0;
+    if (job->chunk <= 0)
+        return dpa_job_run_part(job, part);
+    a = atomic_load(&team->cursor);
+    while (a < end) {
+        /* Guided: a share of what is left, never below `chunk` records and
+         * rounded to whole 64-record groups, so the last pieces are small. */
+        int64_t size = (end - a) / (2 * job->nparts) / 64 * 64;
+        if (size < job->chunk)
+            size = job->chunk;
+        if (size > end - a)
+            size = end - a;
+        if (!atomic_compare_exchange_weak(&team->cursor, &a, a + size))
+            continue;  /* `a` now holds the cursor's current value */
+        if (run_range(job, a, size) != 0)
+            rc = -1;
+        a = atomic_load(&team->cursor);
+    }
+    return rc;
 }
 
 void dpa_team_work(dpa_team *team, int index)
@@ -155,7 +187,7 @@ void dpa_team_work(dpa_team *team, int index)
         if (atomic_load(&team->stop))
             break;
         seen = (seen + 1) & 0xffffffffffffULL;  /* one job per slot change */
-        if (dpa_job_run_part(&team->job, index) != 0)
+        if (run_share(team, &team->job, index) != 0)
             atomic_store(&team->failed, 1);
         if (atomic_fetch_sub(&team->pending, 1) == 1) {
             pthread_mutex_lock(&team->mutex);
@@ -185,12 +217,13 @@ int dpa_team_run(dpa_team *team, const dpa_job *job)
     memcpy(&team->job, job, sizeof(*job));
     atomic_store(&team->failed, 0);
     atomic_store(&team->pending, job->nparts - 1);
+    atomic_store(&team->cursor, 0);
     pthread_mutex_lock(&team->mutex);
     for (k = 1; k < job->nparts; k++)
         atomic_fetch_add(&team->slot[k].generation, 1);
     pthread_cond_broadcast(&team->work_cv);
     pthread_mutex_unlock(&team->mutex);
-    rc = dpa_job_run_part(job, 0);
+    rc = run_share(team, &team->job, 0);
     if (!spin_until(team, all_parts_done, 0)) {
         pthread_mutex_lock(&team->mutex);
         while (!all_parts_done(team, 0))

@@ -32,7 +32,13 @@
 
 enum { DPA_JOB_DPA = 0, DPA_JOB_PHILOX = 1 };
 
-/* One fill job: records [bounds[k], bounds[k+1]) are part k. */
+/* One fill job over records [0, bounds[nparts]).  With chunk == 0 part k is
+ * records [bounds[k], bounds[k+1]); with chunk > 0 (in a team) the nparts
+ * participants instead take pieces from a shared cursor until none is left,
+ * each piece 1/(2 nparts) of what remains but at least `chunk` records
+ * (guided scheduling): a participant that is descheduled or slow then holds
+ * up the others by one small piece at most.  Either way each record is
+ * written once, by the same function of its id. */
 typedef struct {
     int kind;                 /* DPA_JOB_DPA or DPA_JOB_PHILOX */
     const void *plan;         /* dpa_plan or philox_plan */
@@ -42,6 +48,7 @@ typedef struct {
     int64_t hash_offset;      /* DPA_JOB_DPA only; -1 for none */
     int paths;
     int nparts;               /* 1 .. DPA_TEAM_MAX_PARTS */
+    int64_t chunk;            /* 0: static parts; > 0: smallest piece, records */
     int64_t bounds[DPA_TEAM_MAX_PARTS + 1];
 } dpa_job;
 
@@ -63,7 +70,8 @@ void dpa_team_wait_ready(dpa_team *team, int count);
  * team.  Returns 0, or -1 if a part could not allocate scratch memory. */
 int dpa_team_run(dpa_team *team, const dpa_job *job);
 
-/* Run part `part` of `job` in the calling thread; 0 or -1 as dpa_team_run. */
+/* Run part `part` of `job` (its static bounds) in the calling thread; 0 or
+ * -1 as dpa_team_run. */
 int dpa_job_run_part(const dpa_job *job, int part);
 
 /* Make every worker return from dpa_team_work() once it is idle. */
