@@ -85,6 +85,10 @@ DEFAULT_MAX_MEMORY_MB = 64
 #: writes; an interrupt is answered within a few hundredths of a second.
 MAX_BATCH_RECORDS = 1 << 16
 
+#: A stream export's write buffers hold up to this many batches (24 MiB of
+#: 48-byte records at the largest batch), within the memory budget.
+WRITE_BUFFER_BATCHES = 8
+
 #: ``O_DIRECT`` transfers are multiples of this, at offsets that are too.
 _ALIGN = 4096
 
@@ -362,13 +366,15 @@ class _PartialNpy:
 
     def __init__(self, dest: Path, dtype: np.dtype, count: int | None, *, capacity: int,
                  provenance: dict | None, force: bool, resume: bool, direct: bool | None,
-                 checkpoint_seconds: float) -> None:
+                 checkpoint_seconds: float, buffer_records: int = 0) -> None:
         self.dest = dest
         self.dtype = dtype
         self.itemsize = dtype.itemsize
         self.count = count
         self.header = _npy_header(dtype, 0 if count is None else count)
         self.capacity = capacity
+        # Each of the two buffers holds whole batches: one write per buffer.
+        self.buffer_records = max(capacity, buffer_records) // capacity * capacity
         self.provenance = provenance
         self.checkpoint_seconds = checkpoint_seconds
         self.path, self.journal_path = partial_paths(dest)
@@ -509,7 +515,8 @@ class _PartialNpy:
                 ) from None
 
     def _alloc_buffers(self) -> None:
-        size = -(-(2 * _ALIGN + self.capacity * self.itemsize) // mmap.PAGESIZE) * mmap.PAGESIZE
+        size = -(-(2 * _ALIGN + self.buffer_records * self.itemsize) // mmap.PAGESIZE) \
+            * mmap.PAGESIZE
         self._maps = [mmap.mmap(-1, size) for _ in range(2)]
         self._views = [memoryview(m) for m in self._maps]
         self.buffer_bytes = size
@@ -774,6 +781,21 @@ def export_batch_size(record_bytes: int, max_memory_mb: float = DEFAULT_MAX_MEMO
     return size
 
 
+def export_buffer_records(record_bytes: int, max_memory_mb: float, batch_size: int) -> int:
+    """export_buffer_records(record_bytes, max_memory_mb, batch_size)
+
+    Records per write buffer of a stream export: whole batches, up to
+    :data:`WRITE_BUFFER_BATCHES` of them, the two buffers within
+    ``max_memory_mb``.  Batches are generated into the buffer one after
+    another and the buffer is written in one call, so the writer thread is
+    handed a buffer (a thread wake-up each way, ~0.1 ms on virtual machines)
+    once per several batches, not once per 3 MiB.
+    """
+    budget = int(max_memory_mb * 2**20) - 4 * _ALIGN
+    fits = budget // (2 * record_bytes * batch_size)
+    return batch_size * max(1, min(WRITE_BUFFER_BATCHES, fits))
+
+
 def _batch_engine_size(per_record: int, max_memory_mb: float) -> int | None:
     """The batch engine's memory-optimized batch size, or None without the engine.
 
@@ -979,7 +1001,8 @@ def _save_stream(stream: ParamStream, dest: Path, *, hash: bool, force: bool, re
     prov = _stream_provenance(stream, ids, dtype, hash)
     t0 = time.perf_counter()
     part = _PartialNpy(dest, dtype, n, capacity=bs, provenance=prov, force=force, resume=resume,
-                       direct=direct, checkpoint_seconds=checkpoint_seconds)
+                       direct=direct, checkpoint_seconds=checkpoint_seconds,
+                       buffer_records=export_buffer_records(dtype.itemsize, max_memory_mb, bs))
     try:
         stream.claim()
         start = part.records_start

@@ -190,6 +190,7 @@ def test_write_failure_is_one_line_and_cleans_up(tmp_path, monkeypatch):
         real(fd, data, offset)
 
     monkeypatch.setattr(dio, "_pwrite_all", failing)
+    monkeypatch.setattr(dio, "WRITE_BUFFER_BATCHES", 1)  # a write per batch
     out = tmp_path / "p.npy"
     with pytest.raises(dio.OutputError, match="cannot write .*p.npy: No space left on device"):
         dio.save_npy(dpa.stream_augmentation_chain(50_000, MILD), out, batch_size=4096)
@@ -200,13 +201,15 @@ def test_write_failure_is_one_line_and_cleans_up(tmp_path, monkeypatch):
 
 
 def _killed_export(tmp_path, monkeypatch, n=40_000, batches_before_death=5, stream=None,
-                   batch_size=3000, **kw):
+                   batch_size=3000, buffer_batches=1, **kw):
     """Leave a partial file and journal as a SIGKILL would: no clean-up runs.
 
     Exports ``stream`` (default: ``n`` MILD records from id 3) and dies after
-    ``batches_before_death`` batches.
+    ``batches_before_death`` batches, with write buffers of ``buffer_batches``
+    batches (1: every batch is written out on its own).
     """
     out = tmp_path / "p.npy"
+    monkeypatch.setattr(dio, "WRITE_BUFFER_BATCHES", buffer_batches)
     if stream is None:
         stream = dpa.stream_augmentation_chain(n, MILD, start_id=3)
     cls = type(stream)  # a subclass (DistributedParamStream) has its own generate
@@ -240,6 +243,31 @@ def test_resume_is_byte_identical(tmp_path, monkeypatch, direct, hash):
     assert res.resumed_from == done
     assert out.read_bytes() == npy_bytes(dpa.generate(range(3, 40_003), MILD, hash=hash))
     assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("direct", [None, False])
+def test_resume_with_multi_batch_write_buffers(tmp_path, monkeypatch, direct):
+    """Default buffering (8 batches per write): the file holds whole writes when
+    killed, and resuming gives the same bytes."""
+    out = _killed_export(tmp_path, monkeypatch, n=200_000, batches_before_death=21,
+                         buffer_batches=dio.WRITE_BUFFER_BATCHES, direct=direct)
+    partial, journal = dio.partial_paths(out)
+    done = json.loads(journal.read_text())["records_durable"]
+    # Two buffers of 8 batches were handed to the writer; some of the first is durable.
+    assert 0 < done <= 16 * 3000
+    res = dio.save_npy(dpa.stream_augmentation_chain(200_000, MILD, start_id=3), out,
+                       resume=True, direct=direct)
+    assert res.resumed_from == done
+    assert out.read_bytes() == npy_bytes(dpa.generate(range(3, 200_003), MILD))
+    assert leftovers(tmp_path) == []
+
+
+def test_export_buffer_records():
+    assert dio.export_buffer_records(48, 64, 65_536) == 8 * 65_536
+    assert dio.export_buffer_records(48, 1, 1000) == 8 * 1000
+    # The budget bounds the two buffers: here only one batch each fits.
+    assert dio.export_buffer_records(48, 7, 65_536) == 65_536
+    assert dio.export_buffer_records(112, 16, 65_536) == 65_536
 
 
 def test_resume_refusals(tmp_path, monkeypatch):
