@@ -5,8 +5,9 @@ Every measurement runs in a child process (``python -m dpa.bench.io --child
 state carries over within the interpreter.  Figures:
 
 - ``export``: ``save_npy`` of N samples, against the two limits measured
-  right before and right after it with the same N and batch size (the faster
-  of the two runs counts, so that noise can only lower the ratio):
+  right before and right after it (``quick``: after only) with the same N and
+  batch size (the faster of the two runs counts, so that noise can only lower
+  the ratio):
   ``generate`` alone into a reused buffer (no file), and the machine's
   sequential write speed for a file of the same size with ``fsync`` (buffered
   and ``O_DIRECT``; the faster counts).  ``ratio`` = export rate / the lower
@@ -281,7 +282,8 @@ def run(quick: bool = False, *, directory: str | os.PathLike | None = None
             # The limits are measured before and after the export and the faster of each
             # counts: noise from other work can then only lower the ratio, not raise it.
             lims = []
-            for when in ("before", "after"):
+            # quick: limits after the export only (a child process fewer per export).
+            for when in (("after",) if quick else ("before", "after")):
                 if when == "after":
                     ex = _measure("export", "scheme", scheme, "n", n, "path", path)
                 lims.append(_measure("limits", "scheme", scheme, "n", n,
