@@ -65,6 +65,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from . import _core
 from . import engine as _engine
 from .chain import records_to_dicts
 from .config import AugmentationConfig
@@ -511,11 +512,9 @@ def gen_distributed_augmentation_params(
 
 # ---- epoch order and rank shares -----------------------------------------------
 
-# splitmix64's multipliers: the round function is its (bijective) finalizer.
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
+# The network itself is compiled (dpa/_shuffle.pxi): the round function is
+# splitmix64's (bijective) finalizer.
 _FEISTEL_ROUNDS = 6  # 4 suffice in theory; 6 keep tiny domains close to uniform
-_SHUFFLE_BLOCK = 1 << 16  # positions permuted at a time (stays in cache)
 
 
 def _feistel_keys(base_seed: int, epoch: int) -> list[np.uint64]:
@@ -564,36 +563,8 @@ def shuffle_positions(positions: Any, n: int, base_seed: int = 0, epoch: int = 0
                          f"[{int(pos.min())}, {int(pos.max())}]")
     if n <= 1:
         return pos.copy()
-    bits = (n - 1).bit_length()
-    half = (bits + 1) // 2
-    shift, mask, top = np.uint64(half), np.uint64((1 << half) - 1), np.uint64(64 - half)
-    s31 = np.uint64(31)
-
-    def encrypt(x: np.ndarray) -> np.ndarray:
-        left, right = x >> shift, x & mask
-        z = np.empty_like(x)
-        for key in keys:
-            np.bitwise_xor(right, key, out=z)
-            z *= _MIX1
-            z ^= z >> s31
-            z *= _MIX2
-            z >>= top
-            left ^= z
-            left, right = right, left
-        left <<= shift
-        left |= right
-        return left
-
-    out = pos.astype(np.uint64)
-    limit = np.uint64(n)
-    for a in range(0, out.size, _SHUFFLE_BLOCK):
-        y = encrypt(out[a:a + _SHUFFLE_BLOCK])
-        walk = np.flatnonzero(y >= limit)
-        while walk.size:  # cycle walking: re-encrypt until inside [0, n)
-            y[walk] = encrypt(y[walk])
-            walk = walk[y[walk] >= limit]
-        out[a:a + _SHUFFLE_BLOCK] = y
-    return out.view(np.int64)
+    out = np.empty(pos.shape[0], np.int64)
+    return _core.feistel_permute(np.ascontiguousarray(pos), out, n, [int(k) for k in keys])
 
 
 def _share(num_samples: int, rank: int, world_size: int, split: str, uneven: str

@@ -623,3 +623,29 @@ def test_import_dpa_does_not_import_torch():
 
     code = "import sys, dpa, dpa.distributed; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_feistel_kernel_rejects_what_would_corrupt_memory():
+    from dpa import _core
+
+    pos = np.arange(10, dtype=np.int64)
+    with pytest.raises(ValueError, match="C-contiguous 1-D int64"):
+        _core.feistel_permute(pos.astype(np.int32), np.empty(10, np.int64), 10, [1])
+    with pytest.raises(ValueError, match="as long as positions"):
+        _core.feistel_permute(pos, np.empty(9, np.int64), 10, [1])
+    with pytest.raises(ValueError, match="1 to 16 keys"):
+        _core.feistel_permute(pos, np.empty(10, np.int64), 10, [])
+    with pytest.raises(ValueError, match="1 to 16 keys"):
+        _core.feistel_permute(pos, np.empty(10, np.int64), 1, [1])
+    # in place is allowed, and gives the same as into another array
+    other = _core.feistel_permute(pos, np.empty(10, np.int64), 10, [3, 4, 5])
+    assert _core.feistel_permute(pos, pos, 10, [3, 4, 5]) is pos
+    assert np.array_equal(pos, other) and sorted(pos.tolist()) == list(range(10))
+
+
+@pytest.mark.parametrize("count", [1, 2, 7, 8, 9, 17, 100])
+def test_shuffle_any_count_matches_twin(count):
+    """The kernel keeps eight positions in flight: every count, in any order."""
+    n = 1000
+    pos = np.random.default_rng(count).integers(0, n, count)
+    assert D.shuffle_positions(pos, n, 2, 3).tolist() == [_feistel_twin(int(p), n, 2, 3) for p in pos]
