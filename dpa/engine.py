@@ -190,6 +190,9 @@ class _Team:
         self._threads: list[threading.Thread] = []
 
     def _grow(self, workers: int) -> None:
+        """Start workers up to ``workers`` and wait until the new ones are in the loop."""
+        if len(self._threads) >= workers:
+            return
         if self._team is None:
             self._team = _core.Team(_spin_ns())
         while len(self._threads) < workers:

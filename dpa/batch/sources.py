@@ -53,8 +53,9 @@ class StreamSource:
     rest to the next.  Over a philox stream the records of up to
     ``AHEAD_BATCHES`` batches are generated in one call and the batches are
     slices of that block (disjoint views; with buffer reuse, the block's
-    buffer is reused); the stream's position still advances batch by batch.  A round-robin run claims the whole remainder at its
-    first batch, since its batches span it.
+    buffer is reused); the stream's position still advances batch by batch.
+    A round-robin run claims the whole remainder at its first batch, since
+    its batches span it.
     """
 
     kind = "stream"
@@ -101,12 +102,13 @@ class StreamSource:
         # Slice the batch from the block generated ahead, or generate a new
         # block from here.  Positions, not ids, locate it: the stream's ids
         # never change, and whoever else consumed the stream moved `start`.
-        block, b0 = self._block, self._b0
-        if block is None or not (b0 <= start and start + len(ids) <= b0 + len(block)):
+        block = self._block
+        if block is None or not (self._b0 <= start and start + len(ids) <= self._b0 + len(block)):
             ahead = max(len(ids), min(self.AHEAD_BATCHES * len(ids), self.AHEAD_MAX_RECORDS))
-            block = self._make(rest[:ahead])
-            self._block, self._b0 = block, b0 = block, start
-        return block[start - b0:start - b0 + len(ids)]
+            self._block = block = self._make(rest[:ahead])
+            self._b0 = start
+        offset = start - self._b0
+        return block[offset:offset + len(ids)]
 
     def round_robin(self, n: int) -> Iterator[np.ndarray]:
         """Batch ``j`` (``j < min(n, length)``): the records of ``ids[j::n]``.
