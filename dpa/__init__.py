@@ -11,21 +11,17 @@ MT19937 per Matsumoto & Nishimura 1998 as seeded by CPython's
 ``random.seed``), on every CPU and kernel path.
 """
 
-from .chain import fib, gen_augmentation_params, gen_augmentation_seed
 from .config import FIELDS, PRESETS, AugmentationConfig, get_preset
+from .records import MAX_SAMPLE_ID, PARAM_DTYPE, PARAM_HASH_DTYPE, record_dtype
+from .seeding import SCHEMES, Seeding
 from .engine import (
-    MAX_SAMPLE_ID,
-    PARAM_DTYPE,
-    PARAM_HASH_DTYPE,
-    SCHEMES,
     available_kernel_paths,
     default_threads,
     generate,
     get_kernel_paths,
-    record_dtype,
     set_kernel_paths,
 )
-from .stream import ParamStream, stream_augmentation_chain
+from .stream import ParamStream
 from .batch import (
     BatchConfig,
     BatchMetrics,
@@ -51,6 +47,7 @@ from .distributed import (
     stream_distributed_augmentation_chain,
     stream_distributed_augmentation_range,
 )
+from .compat.dpa import fib, gen_augmentation_params, gen_augmentation_seed, stream_augmentation_chain
 
 __version__ = "0.1.0"
 
@@ -83,6 +80,7 @@ __all__ = [
     "PRESETS",
     "SCHEMES",
     "AugmentationConfig",
+    "Seeding",
     "ParamStream",
     "available_kernel_paths",
     "default_threads",

@@ -19,6 +19,8 @@ from typing import Any
 from . import io as dio
 from ._progress import Progress, format_count
 from .config import FIELDS, PRESETS, AugmentationConfig, get_preset
+from .records import record_dtype
+from .seeding import Seeding
 
 #: Exit statuses (also in docs/cli.md).
 EXIT_OK = 0
@@ -331,12 +333,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from .engine import kernel_for
-
     config = _config(args)
     try:
-        kernel_for(config, rank=args.rank, base_seed=args.base_seed)
-        dio.export_batch_size(112, args.max_memory_mb)
+        Seeding.from_args("dpa", args.rank, args.base_seed).kernel(config)
+        dio.export_batch_size(record_dtype(True).itemsize, args.max_memory_mb)
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc).replace("max_memory_mb=", "--max-memory-mb ")) from None
     bar = Progress(None, "convert", unit="records", enabled=None if not args.quiet else False)

@@ -3,8 +3,9 @@
 Field names, defaults and presets are DPA 0.2.1's, so that a config written for
 DPA means the same thing here.  Unlike DPA, every value is validated on
 construction: ranges must be pairs of finite real numbers with ``low < high``
-and ``augmentation_depth`` an integer ``>= 1``; anything else raises
-``ValueError`` naming the field and the value.
+and ``augmentation_depth`` an integer ``>= 1``.  A value of the wrong type
+raises ``TypeError`` and a wrong value ``ValueError``, naming the field and
+quoting the value.
 """
 
 from __future__ import annotations
@@ -14,30 +15,31 @@ import numbers
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["FIELDS", "AugmentationConfig", "PRESETS", "get_preset"]
+from ._validate import check_int, check_number, show
+
+__all__ = ["DEFAULT_CONFIG", "FIELDS", "AugmentationConfig", "PRESETS", "get_preset"]
 
 #: The five parameters, in the order DPA draws them.
 FIELDS: tuple[str, ...] = ("rotation", "brightness", "noise", "scale", "contrast")
 
 
 def _check_number(value: Any, name: str) -> int | float:
-    """Return ``value`` as a Python int or float, or raise ``ValueError``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} should be a finite real number, but got {name}={value!r}")
-    if isinstance(value, numbers.Integral):
+    """Return ``value`` as a Python int or float; TypeError or ValueError naming it."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return int(value)
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} should be a finite real number, but got {name}={value!r}")
-    return value
+    return check_number(value, name, rule="should be a finite real number")
 
 
 def _check_range(value: Any, name: str) -> tuple[int | float, int | float]:
     try:
         low, high = value
-    except (TypeError, ValueError):
+    except TypeError:
+        raise TypeError(
+            f"{name} should be a (low, high) pair of numbers, but got {name}={show(value)}"
+        ) from None
+    except ValueError:
         raise ValueError(
-            f"{name} should be a (low, high) pair of numbers, but got {name}={value!r}"
+            f"{name} should be a (low, high) pair of numbers, but got {name}={show(value)}"
         ) from None
     low = _check_number(low, f"{name}[0]")
     high = _check_number(high, f"{name}[1]")
@@ -45,8 +47,12 @@ def _check_range(value: Any, name: str) -> tuple[int | float, int | float]:
         raise ValueError(f"{name} should have low < high, but got {name}={(low, high)!r}")
     # DPA computes ``low + (high - low) * random()`` in Python arithmetic, which
     # must stay finite as a float for the result to mean anything.
-    if not math.isfinite(float(high - low)) or not math.isfinite(float(low)):
-        raise ValueError(f"{name} is too wide to represent as a float: {name}={(low, high)!r}")
+    try:
+        wide = not math.isfinite(float(high - low)) or not math.isfinite(float(low))
+    except OverflowError:  # integers beyond the float range
+        wide = True
+    if wide:
+        raise ValueError(f"{name} is too wide to represent as a float: {name}={show((low, high))}")
     return (low, high)
 
 
@@ -78,13 +84,9 @@ class AugmentationConfig:
         for field in FIELDS:
             name = f"{field}_range"
             object.__setattr__(self, name, _check_range(getattr(self, name), name))
-        depth = self.augmentation_depth
-        if isinstance(depth, bool) or not isinstance(depth, numbers.Integral) or depth < 1:
-            raise ValueError(
-                "augmentation_depth should be an integer >= 1, "
-                f"but got augmentation_depth={depth!r}"
-            )
-        object.__setattr__(self, "augmentation_depth", int(depth))
+        depth = check_int(self.augmentation_depth, "augmentation_depth", minimum=1,
+                          rule="should be an integer >= 1")
+        object.__setattr__(self, "augmentation_depth", depth)
 
     @property
     def ranges(self) -> tuple[tuple[int | float, int | float], ...]:
@@ -110,7 +112,7 @@ class AugmentationConfig:
     def from_dict(cls, data: dict[str, Any]) -> AugmentationConfig:
         """Build a config from a mapping such as DPA's ``metadata.config``."""
         if not isinstance(data, dict):
-            raise ValueError(f"config should be a mapping, but got {type(data).__name__}")
+            raise TypeError(f"config should be a mapping, but got {type(data).__name__}")
         known = {f"{f}_range" for f in FIELDS} | {"augmentation_depth"}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -118,6 +120,10 @@ class AugmentationConfig:
         kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items()}
         return cls(**kwargs)
 
+
+#: DPA's defaults (the ``"moderate"`` preset): the config of every call that
+#: omits one, built once.
+DEFAULT_CONFIG = AugmentationConfig()
 
 PRESETS: dict[str, AugmentationConfig] = {
     "mild": AugmentationConfig(
@@ -127,7 +133,7 @@ PRESETS: dict[str, AugmentationConfig] = {
         scale_range=(0.9, 1.1),
         contrast_range=(0.85, 1.15),
     ),
-    "moderate": AugmentationConfig(),
+    "moderate": DEFAULT_CONFIG,
     "aggressive": AugmentationConfig(
         rotation_range=(-45, 45),
         brightness_range=(0.7, 1.3),
@@ -140,7 +146,9 @@ PRESETS: dict[str, AugmentationConfig] = {
 
 def get_preset(name: str) -> AugmentationConfig:
     """Return the preset config called ``name`` (``mild``, ``moderate``, ``aggressive``)."""
+    if not isinstance(name, str):
+        raise TypeError(f"name should be a preset name such as 'mild', but got name={show(name)}")
     try:
         return PRESETS[name]
-    except (KeyError, TypeError):
+    except KeyError:
         raise ValueError(f"Unknown preset {name!r}. Available: {sorted(PRESETS)}") from None

@@ -46,7 +46,10 @@ from typing import Any
 import numpy as np
 
 from .config import FIELDS, AugmentationConfig
-from .engine import MAX_SAMPLE_ID, _check_int, generate, kernel_for, record_dtype
+from ._validate import check_int as _check_int
+from .engine import generate_seeded
+from .records import MAX_SAMPLE_ID, record_dtype
+from .seeding import Seeding
 from .stream import ParamStream
 
 try:  # POSIX only: without it there is no lock against a second writer.
@@ -934,7 +937,7 @@ def save_npy(
         raise TypeError(f"direct should be None or a bool, but got direct={direct!r}")
 
     if isinstance(source, ParamStream):
-        if hash and source.scheme != "dpa":
+        if hash and not source.param_seeding.has_hash:
             raise ValueError(f"hash=True needs scheme='dpa'; the stream's scheme is {source.scheme!r}")
         _check_destination(dest, force)
         return _save_stream(source, dest, hash=hash, force=force, resume=resume,
@@ -1471,45 +1474,14 @@ def _config_from(prov: dict, where: str) -> AugmentationConfig:
 
 def _recompute_for(prov: dict, config: AugmentationConfig, where: str, with_hash: bool,
                    threads: int | None) -> Callable[[Any, np.ndarray], np.ndarray]:
-    """``recompute(ids, out)`` for the seeding a provenance records.
-
-    Either :func:`dpa.generate`'s keywords (``scheme``, ``rank``,
-    ``base_seed``, ``epoch``) or, for a distributed stream's seeding that
-    :func:`dpa.generate` cannot express, the DPA scheme's hashed ``prefix``.
-    """
-    scheme = prov.get("scheme", "dpa")
-    prefix = prov.get("prefix")
-    if prefix is not None:
-        if scheme != "dpa":
-            raise InputError(f"{where}: provenance has a prefix, which only scheme 'dpa' "
-                             f"hashes, but scheme={scheme!r}")
-        clash = [k for k in ("rank", "base_seed", "epoch") if k in prov]
-        if clash:
-            raise InputError(f"{where}: provenance has both a prefix and {', '.join(clash)}; "
-                             "the prefix alone describes the seeding")
-        if not isinstance(prefix, str):
-            raise InputError(f"{where}: provenance prefix should be a string, but is {prefix!r}")
-        try:
-            raw = prefix.encode("ascii")
-        except UnicodeEncodeError:
-            raise InputError(f"{where}: provenance prefix {prefix!r} is not ASCII") from None
-        from .distributed import _generate_prefixed
-
-        def recompute(ids: Any, out: np.ndarray) -> np.ndarray:
-            return _generate_prefixed(ids, config, raw, out=out, threads=threads, hash=with_hash)
-
-        return recompute
-    kw: dict[str, Any] = dict(scheme=scheme, rank=prov.get("rank"),
-                              base_seed=prov.get("base_seed", 0))
-    if scheme == "philox":
-        kw["epoch"] = prov.get("epoch", 0)
+    """``recompute(ids, out)`` for the seeding a provenance records (:meth:`Seeding.from_dict`)."""
     try:
-        kernel_for(config, **kw)
+        seeding = Seeding.from_dict(prov)
     except (TypeError, ValueError) as exc:
-        raise InputError(f"{where}: provenance seeding is invalid: {exc}") from None
+        raise InputError(f"{where}: provenance {exc}") from None
 
     def recompute(ids: Any, out: np.ndarray) -> np.ndarray:
-        return generate(ids, config, out=out, hash=with_hash, threads=threads, **kw)
+        return generate_seeded(ids, config, seeding, out=out, hash=with_hash, threads=threads)
 
     return recompute
 
@@ -2022,8 +1994,7 @@ def convert_json(
         if not isinstance(value, bool):
             raise TypeError(f"{name} should be a bool, but got {name}={value!r}")
     # Validate the seeding now, not after reading the file.
-    from .engine import kernel_for
-    kernel_for(config, rank=rank, base_seed=base_seed)
+    seeding = Seeding.from_args("dpa", rank, base_seed)
     try:
         f = open(src, encoding="utf-8-sig", newline="")
     except FileNotFoundError:
@@ -2035,7 +2006,7 @@ def convert_json(
     with f:
         fmt = _detect_format(f, src) if format == "auto" else format
         _check_destination(dest, force)
-        state = _ConvertState(src, fmt, start_id, config, rank, base_seed, hash, verify, threads)
+        state = _ConvertState(src, fmt, start_id, config, seeding, hash, verify, threads)
         events = _dpa_json_events(f, src) if fmt == "dpa" else _jsonl_events(f, src)
         result = save_npy(
             state.arrays(events, progress), dest, force=force, max_memory_mb=max_memory_mb,
@@ -2102,15 +2073,13 @@ class _ConvertState:
     """Turns parser events into record arrays (one reused buffer), checking as it goes."""
 
     def __init__(self, src: Path, fmt: str, start_id: int, config: AugmentationConfig | None,
-                 rank: int | None, base_seed: int, hash: bool | None, verify: bool,
-                 threads: int | None) -> None:
+                 seeding: Seeding, hash: bool | None, verify: bool, threads: int | None) -> None:
         self.src = src
         self.fmt = fmt
         self.start_id = start_id
         self.given_config = config
         self.config = config
-        self.rank = rank
-        self.base_seed = base_seed
+        self.seeding = seeding
         self.hash = hash
         self.verify = verify
         self.threads = threads
@@ -2208,9 +2177,9 @@ class _ConvertState:
         out = self.buf[:n]
         _records_into(items, out, self.count, first_id, self._where(self.count, lines))
         if self.verify and n:
-            exp = generate(range(first_id, first_id + n), self.config, out=self.expected[:n],
-                           hash="hash" in out.dtype.names, threads=self.threads, rank=self.rank,
-                           base_seed=self.base_seed)
+            exp = generate_seeded(range(first_id, first_id + n), self.config, self.seeding,
+                                  out=self.expected[:n], hash="hash" in out.dtype.names,
+                                  threads=self.threads)
             hint = "check --start-id and the config" if self.count == 0 else ""
             err = _mismatch_error(str(self.src), out, exp, self.count, first_id, hint)
             if err is not None:
@@ -2261,13 +2230,10 @@ class _ConvertState:
             source["statistics"] = self.meta["statistics"]
         prov: dict[str, Any] = {
             "producer": "dpa.io.convert_json",
-            "scheme": "dpa",
+            **self.seeding.to_dict(),
             "config": self.config.to_dict() if self.config is not None else None,
             "start_id": self.start_id,
         }
-        if self.rank is not None:
-            prov["rank"] = self.rank
-            prov["base_seed"] = self.base_seed
         names = self.buf.dtype.names if self.buf is not None else ()
         prov["hash"] = "hash" in names
         prov["verified"] = bool(self.verify)

@@ -1,9 +1,9 @@
 """Parameter streams: DPA-compatible iteration that also hands out arrays.
 
-``stream_augmentation_chain`` returns a :class:`ParamStream`.  Iterated, it
-behaves like DPA 0.2.1's generator (one dict per sample, or lists of dicts
-with ``chunk_size``); it also knows its id range, so array consumers (the
-batch engine, ``.npy`` export) call :meth:`ParamStream.claim` and
+A :class:`ParamStream` is a sequence of sample ids with one seeding and
+config.  Iterated, it behaves like DPA 0.2.1's generator (one dict per
+sample, or lists of dicts with ``chunk_size``); array consumers (the batch
+engine, ``.npy`` export) call :meth:`ParamStream.claim` and
 :meth:`ParamStream.generate` and never build a per-sample Python object.
 """
 
@@ -14,29 +14,37 @@ from typing import Any
 
 import numpy as np
 
-from .chain import records_to_dicts
-from .config import AugmentationConfig
-from .engine import MAX_SAMPLE_ID, _check_int, generate, kernel_for, record_dtype
+from ._validate import MAX_SAMPLE_ID, check_instance, check_positive_int
+from .config import DEFAULT_CONFIG, AugmentationConfig
+from .engine import generate_seeded
+from .records import record_dtype, records_to_dicts
+from .seeding import Seeding
 
-__all__ = ["ParamStream", "stream_augmentation_chain"]
+__all__ = ["ParamStream"]
 
 #: Records generated at a time when iterating dicts.
 _DICT_BLOCK = 1024
 
 
 class ParamStream(Iterator):
-    """A stream of augmentation parameters over a range of sample ids.
+    """ParamStream(ids, config=None, chunk_size=None, *, scheme="dpa", rank=None, base_seed=0, epoch=0, param_seeding=None)
+
+    A stream of augmentation parameters over sample ids.
 
     Parameters
     ----------
-    ids : range
-        The sample ids, in stream order (any non-negative int64 range).
+    ids : range or 1-D int64 array
+        The sample ids, in stream order (non-negative int64).  Streams made
+        by :func:`dpa.stream_augmentation_chain` hold a ``range``; a
+        distributed stream holds an array when its order is shuffled or padded.
     config : AugmentationConfig, optional
         DPA's defaults when omitted.
     chunk_size : int, optional
         Iterate lists of up to ``chunk_size`` dicts instead of single dicts.
     scheme, rank, base_seed, epoch
         Seeding, as in :func:`dpa.generate`.
+    param_seeding : Seeding, optional
+        The seeding as a value, instead of the four keywords above.
 
     Iterating consumes the stream, as DPA's generator does; ``position`` counts
     the samples consumed.  ``len(stream)`` is the total number of samples.
@@ -44,7 +52,7 @@ class ParamStream(Iterator):
 
     def __init__(
         self,
-        ids: range,
+        ids: range | np.ndarray,
         config: AugmentationConfig | None = None,
         chunk_size: int | None = None,
         *,
@@ -52,33 +60,45 @@ class ParamStream(Iterator):
         rank: int | None = None,
         base_seed: int = 0,
         epoch: int = 0,
+        param_seeding: Seeding | None = None,
     ) -> None:
-        if not isinstance(ids, range):
-            raise TypeError(f"ids should be a range, but got {type(ids).__name__}")
-        if len(ids) and (min(ids[0], ids[-1]) < 0 or max(ids[0], ids[-1]) > MAX_SAMPLE_ID):
-            raise ValueError(f"sample ids must be in [0, 2**63-1], but got {ids}")
-        if chunk_size is not None and (_check_int(chunk_size, "chunk_size") <= 0):
-            raise ValueError(f"chunk_size must be positive, but got chunk_size={chunk_size}")
-        self.config = AugmentationConfig() if config is None else config
-        # Validates config and seeding now, not at the first next().
-        kernel_for(self.config, scheme=scheme, rank=rank, base_seed=base_seed, epoch=epoch)
+        if isinstance(ids, range):
+            if len(ids) and (min(ids[0], ids[-1]) < 0 or max(ids[0], ids[-1]) > MAX_SAMPLE_ID):
+                raise ValueError(f"sample ids must be in [0, 2**63-1], but got {ids}")
+        elif not (isinstance(ids, np.ndarray) and ids.dtype == np.int64 and ids.ndim == 1):
+            raise TypeError(f"ids should be a range or a 1-D int64 array, but got "
+                            f"{type(ids).__name__}")
+        if chunk_size is not None:
+            chunk_size = check_positive_int(chunk_size, "chunk_size", rule="must be positive")
+        if config is None:
+            config = DEFAULT_CONFIG
+        if param_seeding is None:
+            param_seeding = Seeding.from_args(scheme, rank, base_seed, epoch)
+        else:
+            check_instance(param_seeding, "param_seeding", Seeding, "a dpa.Seeding")
+            if (scheme, rank, base_seed, epoch) != ("dpa", None, 0, 0):
+                raise ValueError("pass the seeding either as param_seeding or as scheme, rank, "
+                                 "base_seed and epoch, not both")
+        param_seeding.kernel(config)  # checks the config now, not at the first next()
         self.ids = ids
+        self.config = config
         self.chunk_size = chunk_size
-        self.scheme = scheme
-        self.rank = rank
-        self.base_seed = base_seed
-        self.epoch = epoch
+        self.param_seeding = param_seeding
         self.position = 0
         self._buffer: list[dict[str, Any]] = []
+        self._dict_extra: dict[str, Any] = {}  # keys every dict gets (the distributed "rank")
 
     def __repr__(self) -> str:
-        return (
-            f"ParamStream(ids={self.ids}, position={self.position}, "
-            f"chunk_size={self.chunk_size}, scheme={self.scheme!r}, rank={self.rank})"
-        )
+        return (f"ParamStream(ids={self.ids}, position={self.position}, "
+                f"chunk_size={self.chunk_size}, param_seeding={self.param_seeding!r})")
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def scheme(self) -> str:
+        """The seeding scheme, ``"dpa"`` or ``"philox"``."""
+        return self.param_seeding.scheme
 
     @property
     def remaining(self) -> int:
@@ -93,35 +113,20 @@ class ParamStream(Iterator):
                  threads: int | None = None) -> np.ndarray:
         """Records for ``ids`` (a range or int array) with this stream's seeding.
 
-        Does not consume the stream.
+        Does not consume the stream.  ``hash=True`` needs a scheme with a hash.
         """
-        return generate(ids, self.config, out=out, hash=hash, threads=threads,
-                        scheme=self.scheme, rank=self.rank, base_seed=self.base_seed,
-                        epoch=self.epoch)
+        return generate_seeded(ids, self.config, self.param_seeding, out=out, hash=hash,
+                               threads=threads)
 
     def seeding_provenance(self) -> dict[str, Any]:
-        """The seeding of this stream's records, as recorded in ``.npy`` provenance.
+        """The seeding of this stream's records, as ``.npy`` provenance records it
+        (:meth:`dpa.Seeding.to_dict`)."""
+        return self.param_seeding.to_dict()
 
-        The keywords of :func:`dpa.generate` that reproduce :meth:`generate`:
-        ``{"scheme": ...}``, plus ``rank`` and ``base_seed`` for DPA's
-        rank-aware seeding, or ``base_seed`` and ``epoch`` for
-        ``scheme="philox"``.  Subclasses whose seeding :func:`dpa.generate`
-        cannot express return other keys (see
-        :meth:`dpa.distributed.DistributedParamStream.seeding_provenance`).
-        """
-        prov: dict[str, Any] = {"scheme": self.scheme}
-        if self.rank is not None:
-            prov["rank"] = self.rank
-        if self.rank is not None or self.scheme == "philox":
-            prov["base_seed"] = self.base_seed
-        if self.scheme == "philox":
-            prov["epoch"] = self.epoch
-        return prov
-
-    def claim(self) -> range:
+    def claim(self) -> range | np.ndarray:
         """The ids not yet consumed; marks the stream exhausted.
 
-        For array consumers: they generate from the returned range themselves.
+        For array consumers: they generate from the returned ids themselves.
         """
         rest = self.ids[self.position:]
         self.position = len(self.ids)
@@ -130,8 +135,7 @@ class ParamStream(Iterator):
 
     def blocks(self, block_size: int, hash: bool = False) -> Iterator[np.ndarray]:
         """Claim the rest of the stream and yield it as arrays of ``block_size``."""
-        if _check_int(block_size, "block_size") <= 0:
-            raise ValueError(f"block_size must be positive, but got block_size={block_size}")
+        block_size = check_positive_int(block_size, "block_size")
         rest = self.claim()
         for a in range(0, len(rest), block_size):
             yield self.generate(rest[a:a + block_size], hash=hash)
@@ -140,11 +144,9 @@ class ParamStream(Iterator):
         if not self._buffer:
             if self.position >= len(self.ids):
                 raise StopIteration
-            # Records are produced ahead of position; the buffer holds them.
-            start = self.position + len(self._buffer)
-            block = self.ids[start:start + _DICT_BLOCK]
-            with_hash = self.scheme == "dpa"  # DPA's dicts carry the hash
-            self._buffer = records_to_dicts(self.generate(block, hash=with_hash, threads=1))
+            block = self.ids[self.position:self.position + _DICT_BLOCK]
+            records = self.generate(block, hash=self.param_seeding.has_hash, threads=1)
+            self._buffer = records_to_dicts(records, **self._dict_extra)
             self._buffer.reverse()
         self.position += 1
         return self._buffer.pop()
@@ -158,72 +160,3 @@ class ParamStream(Iterator):
         if not chunk:
             raise StopIteration
         return chunk
-
-
-def stream_augmentation_chain(
-    num_samples: int,
-    config: AugmentationConfig | None = None,
-    start_id: int = 0,
-    chunk_size: int | None = None,
-    rank: int | None = None,
-    world_size: int | None = None,
-    *,
-    scheme: str = "dpa",
-    base_seed: int = 0,
-    epoch: int = 0,
-) -> ParamStream:
-    """stream_augmentation_chain(num_samples, config=None, start_id=0, chunk_size=None, rank=None, world_size=None, *, scheme="dpa", base_seed=0, epoch=0)
-
-    Parameters for ids ``start_id .. start_id + num_samples - 1`` as a stream.
-
-    Iterating gives what DPA 0.2.1's generator gives: a dict per sample, or
-    lists of ``chunk_size`` dicts (the last may be shorter).  The returned
-    :class:`ParamStream` also hands out structured arrays without building
-    dicts (``claim``, ``generate``, ``blocks``).  ``scheme="philox"`` (with
-    ``base_seed`` and ``epoch``) streams the counter-based scheme instead;
-    its dicts have no ``hash``.
-
-    With ``rank`` and ``world_size``, delegates as DPA 0.2.1 does to
-    :func:`dpa.distributed.stream_distributed_augmentation_chain`: the rank's
-    share of ids ``0 .. num_samples - 1``, with ``start_id`` as the base seed
-    (DPA's quirk, so ``base_seed`` and ``epoch`` must be left at 0).  With
-    ``scheme="philox"`` the rank's share of ids ``start_id .. start_id +
-    num_samples - 1`` instead, with the philox parameters of ``base_seed``
-    and ``epoch`` (the same as without ``rank``, whatever the world size).
-    """
-    if rank is not None or world_size is not None:
-        if rank is None or world_size is None:
-            raise ValueError("Both rank and world_size must be specified together")
-        from .distributed import stream_distributed_augmentation_chain
-
-        if scheme == "philox":
-            return stream_distributed_augmentation_chain(
-                num_samples, rank, world_size, config, base_seed=base_seed,
-                chunk_size=chunk_size, scheme="philox", epoch=epoch, epoch_params=True,
-                start_id=start_id,
-            )
-        if scheme == "dpa" and (base_seed != 0 or epoch != 0):
-            raise ValueError(
-                "with rank and world_size, scheme='dpa' uses start_id as the base seed (as DPA "
-                f"does), so base_seed and epoch must be 0, but got base_seed={base_seed!r}, "
-                f"epoch={epoch!r}"
-            )
-        return stream_distributed_augmentation_chain(
-            num_samples, rank, world_size, config, base_seed=start_id, chunk_size=chunk_size,
-            scheme=scheme,
-        )
-    num_samples = _check_int(num_samples, "num_samples")
-    if num_samples < 0:
-        raise ValueError(f"num_samples must be non-negative, but got num_samples={num_samples}")
-    start_id = _check_int(start_id, "start_id")
-    if start_id < 0:
-        raise ValueError(f"start_id must be non-negative, but got start_id={start_id}")
-    if start_id + num_samples - 1 > MAX_SAMPLE_ID:
-        raise ValueError(
-            f"sample ids must be at most 2**63-1, but start_id + num_samples - 1 = "
-            f"{start_id + num_samples - 1}"
-        )
-    return ParamStream(
-        range(start_id, start_id + num_samples), config, chunk_size,
-        scheme=scheme, base_seed=base_seed, epoch=epoch,
-    )

@@ -43,31 +43,20 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
         "pip install 'dpa[torch]'"
     ) from exc
 
-from .config import FIELDS, AugmentationConfig
-from .engine import _check_threads
-from .distributed import (
-    _choice,
-    _int,
-    _non_negative,
-    _rank,
-    _scheme_seeding,
-    _world_size,
-    SPLIT_MODES,
-    UNEVEN_MODES,
-    DistributedParamStream,
-    from_env,
-    rank_sample_ids,
+from ._validate import (
+    check_bool,
+    check_instance,
+    check_int,
+    check_non_negative_int,
+    check_positive_int,
 )
+from .config import DEFAULT_CONFIG, FIELDS, AugmentationConfig
+from .distributed import DistributedParamStream, RankLayout, RankSeeding, from_env
 
 __all__ = ["DistributedParamSampler", "ParamBatchDataset", "params_to_tensors"]
 
-#: Keys of ``state_dict()`` that must match on ``load_state_dict``.
-_LAYOUT_KEYS = (
-    "num_samples", "batch_size", "rank", "world_size", "scheme", "seeding", "split", "uneven",
-    "shuffle", "base_seed", "epoch_params", "drop_last", "start_id", "config",
-)
-#: Layout keys a state saved by an older version may lack, and the value it had.
-_LAYOUT_DEFAULTS = {"scheme": "dpa"}
+#: Keys a state saved by an older version may lack, and the value it had.
+_STATE_DEFAULTS = {"scheme": "dpa"}
 
 
 def params_to_tensors(records: np.ndarray) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -189,15 +178,9 @@ class DistributedParamSampler(Sampler):
         as_tensors: bool = True,
         threads: int | None = None,
     ) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-                or batch_size <= 0:
-            raise ValueError(
-                f"batch_size should be a positive integer value, but got batch_size={batch_size!r}"
-            )
-        for name, flag in (("shuffle", shuffle), ("epoch_params", epoch_params),
-                           ("drop_last", drop_last), ("as_tensors", as_tensors)):
-            if not isinstance(flag, bool):
-                raise ValueError(f"{name} should be a boolean value, but got {name}={flag!r}")
+        self.batch_size = check_positive_int(batch_size, "batch_size")
+        self.drop_last = check_bool(drop_last, "drop_last")
+        self.as_tensors = check_bool(as_tensors, "as_tensors")
         if rank is None and world_size is None:
             rank, world_size = from_env()[:2]
         elif rank is None or world_size is None:
@@ -205,27 +188,30 @@ class DistributedParamSampler(Sampler):
                 "pass rank and world_size together (or neither, to read them from the "
                 f"environment), but got rank={rank!r}, world_size={world_size!r}"
             )
-        self.world_size = _world_size(world_size)
-        self.rank = _rank(rank, self.world_size)
-        self.num_samples = _non_negative(num_samples, "num_samples")
-        self.batch_size = int(batch_size)
-        self.config = AugmentationConfig() if config is None else config
-        self.scheme, self.seeding = _scheme_seeding(scheme, seeding)
-        self.split = _choice(split, "split", SPLIT_MODES)
-        self.uneven = _choice(uneven, "uneven", UNEVEN_MODES)
-        self.shuffle = shuffle
-        self.base_seed = _non_negative(base_seed, "base_seed")
-        self.epoch_params = epoch_params
-        self.drop_last = drop_last
-        self.start_id = _non_negative(start_id, "start_id")
-        self.as_tensors = as_tensors
-        self.threads = None if threads is None else _check_threads(threads)
+        self.layout = RankLayout(num_samples, rank, world_size, split, uneven, shuffle,
+                                 base_seed, start_id)
+        self.rank_seeding = RankSeeding(scheme, seeding, base_seed, epoch_params)
+        self.config = DEFAULT_CONFIG if config is None else check_instance(
+            config, "config", AugmentationConfig, "an AugmentationConfig")
+        self.threads = None if threads is None else check_positive_int(threads, "threads")
         self.epoch = 0
         self._resume = 0  # batch the epoch's iteration starts at (load_state_dict)
         self._next = 0  # batches of this epoch handed out in this process
         self._stream_cache: tuple[int, DistributedParamStream] | None = None
-        # Validates config, ids and the stream settings now.
-        self._rank_samples = len(self._stream().ids)
+        self._rank_samples = len(self.layout)
+
+    # The settings, read from the two values.
+    num_samples = property(lambda self: self.layout.num_samples)
+    rank = property(lambda self: self.layout.rank)
+    world_size = property(lambda self: self.layout.world_size)
+    split = property(lambda self: self.layout.split)
+    uneven = property(lambda self: self.layout.uneven)
+    shuffle = property(lambda self: self.layout.shuffle)
+    start_id = property(lambda self: self.layout.start_id)
+    scheme = property(lambda self: self.rank_seeding.scheme)
+    seeding = property(lambda self: self.rank_seeding.mode)
+    base_seed = property(lambda self: self.rank_seeding.base_seed)
+    epoch_params = property(lambda self: self.rank_seeding.epoch_params)
 
     def __repr__(self) -> str:
         return (
@@ -241,17 +227,8 @@ class DistributedParamSampler(Sampler):
         """This epoch's stream (ids and seeding), cached per epoch."""
         cached = self._stream_cache
         if cached is None or cached[0] != self.epoch:
-            ids = rank_sample_ids(
-                self.num_samples, self.rank, self.world_size, split=self.split,
-                uneven=self.uneven, shuffle=self.shuffle, epoch=self.epoch,
-                base_seed=self.base_seed, start_id=self.start_id,
-            )
-            stream = DistributedParamStream(
-                ids, self.rank, self.world_size, self.config, base_seed=self.base_seed,
-                seeding=self.seeding, split=self.split, uneven=self.uneven,
-                shuffle=self.shuffle, epoch=self.epoch, epoch_params=self.epoch_params,
-                scheme=self.scheme,
-            )
+            stream = DistributedParamStream.from_layout(self.layout, self.rank_seeding,
+                                                        self.config, epoch=self.epoch)
             cached = self._stream_cache = (self.epoch, stream)
         return cached[1]
 
@@ -298,23 +275,18 @@ class DistributedParamSampler(Sampler):
         Call it at the start of every epoch: without it every epoch repeats
         the same order.  Moving to another epoch clears a resume point.
         """
-        epoch = _non_negative(epoch, "epoch")
+        epoch = check_non_negative_int(epoch, "epoch", rule="must be non-negative")
         if epoch != self.epoch:
             self._resume = self._next = 0
         self.epoch = epoch
 
     # ---- checkpointing -----------------------------------------------------
 
-    def _layout(self) -> dict[str, Any]:
-        return {
-            "num_samples": self.num_samples, "batch_size": self.batch_size,
-            "rank": self.rank, "world_size": self.world_size, "scheme": self.scheme,
-            "seeding": self.seeding, "split": self.split, "uneven": self.uneven,
-            "shuffle": self.shuffle,
-            "base_seed": self.base_seed, "epoch_params": self.epoch_params,
-            "drop_last": self.drop_last, "start_id": self.start_id,
-            "config": self.config.to_dict(),
-        }
+    def _settings(self) -> dict[str, Any]:
+        """What a state applies to: the layout, the seeding, the batching and the config."""
+        return {**self.layout.to_dict(), **self.rank_seeding.to_dict(),
+                "batch_size": self.batch_size, "drop_last": self.drop_last,
+                "config": self.config.to_dict()}
 
     def state_dict(self, batches_seen: int | None = None) -> dict[str, Any]:
         """state_dict(batches_seen=None)
@@ -332,13 +304,13 @@ class DistributedParamSampler(Sampler):
         if batches_seen is None:
             batch = self._next
         else:
-            batch = _int(batches_seen, "batches_seen")
+            batch = check_int(batches_seen, "batches_seen")
             if not 0 <= batch <= len(self):
                 raise ValueError(
                     f"batches_seen should be in [0, {len(self)}] for this rank's {len(self)} "
                     f"batches, but got batches_seen={batch}"
                 )
-        return {"epoch": self.epoch, "batch": batch, **self._layout()}
+        return {"epoch": self.epoch, "batch": batch, **self._settings()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """load_state_dict(state)
@@ -356,17 +328,17 @@ class DistributedParamSampler(Sampler):
         """
         if not isinstance(state, dict):
             raise TypeError(f"state should be a dict, but got {type(state).__name__}")
-        state = {**_LAYOUT_DEFAULTS, **state}
-        missing = [k for k in ("epoch", "batch", *_LAYOUT_KEYS) if k not in state]
+        state = {**_STATE_DEFAULTS, **state}
+        mine = self._settings()
+        missing = [k for k in ("epoch", "batch", *mine) if k not in state]
         if missing:
             raise ValueError(f"state is missing {missing}")
-        mine = self._layout()
         diff = [f"{k}={state[k]!r} (this sampler: {mine[k]!r})"
-                for k in _LAYOUT_KEYS if state[k] != mine[k]]
+                for k in mine if state[k] != mine[k]]
         if diff:
             raise ValueError("state was saved with other settings: " + ", ".join(diff))
-        epoch = _non_negative(state["epoch"], "epoch")
-        batch = _int(state["batch"], "batch")
+        epoch = check_non_negative_int(state["epoch"], "epoch")
+        batch = check_int(state["batch"], "batch")
         self.epoch = epoch
         count = len(self)
         if not 0 <= batch <= count:

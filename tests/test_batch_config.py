@@ -43,7 +43,7 @@ def test_defaults_are_dpas():
 @pytest.mark.parametrize("field, value, message", [
     ("batch_size", 0, "batch_size should be a positive integer, but got batch_size=0"),
     ("batch_size", -3, "batch_size=-3"),
-    ("batch_size", True, "batch_size should be a positive integer, but got batch_size=True"),
+    ("batch_size", True, "batch_size should be an integer, but got batch_size=True"),
     ("batch_size", 2.0, "batch_size=2.0"),
     ("batch_size", "8", "batch_size='8'"),
     ("min_batch_size", 0, "min_batch_size should be a positive integer, but got min_batch_size=0"),
@@ -55,7 +55,7 @@ def test_defaults_are_dpas():
     ("max_memory_mb", math.nan, "max_memory_mb=nan"),
     ("max_memory_mb", True, "max_memory_mb=True"),
     ("max_memory_mb", "500", "max_memory_mb='500'"),
-    ("adaptive_sizing", 1, "adaptive_sizing should be True or False, but got adaptive_sizing=1"),
+    ("adaptive_sizing", 1, "adaptive_sizing should be a bool, but got adaptive_sizing=1"),
     ("adaptive_sizing", None, "adaptive_sizing=None"),
     ("sample_size_bytes", 0, "sample_size_bytes=0"),
     ("window_size", 0, "window_size=0"),
@@ -158,7 +158,7 @@ def test_processor_checks():
         BatchProcessor(S.SEQUENTIAL, clock=1.0)
     p = BatchProcessor(S.ROUND_ROBIN)
     assert p.config == BatchConfig(strategy=S.ROUND_ROBIN)
-    with pytest.raises(InvalidBatchConfigError, match="hash should be True or False"):
+    with pytest.raises(InvalidBatchConfigError, match="hash should be a bool"):
         p.process_stream([1, 2], hash="yes")
 
 

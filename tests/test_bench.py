@@ -12,7 +12,7 @@ import pytest
 
 import dpa
 import dpa.bench
-import dpa.chain
+import dpa.seeding
 from dpa.bench import __main__ as bench_main
 from dpa.bench import core, machine
 
@@ -94,7 +94,7 @@ def test_bad_sizes_rejected():
 def test_compressions_per_sample(depth):
     # One first block, then per step the sample's 64 hex bytes and the kernel's
     # constant tail blocks (fib(i) and padding: more than one block past fib(~260)).
-    _, start = dpa._core.chain_tail_blocks(dpa.chain.fib_strings(depth))
+    _, start = dpa._core.chain_tail_blocks(dpa.seeding.fib_strings(depth))
     assert core.compressions_per_sample(depth) == 1 + depth + int(start[-1])
     if depth == 10:
         assert core.compressions_per_sample(depth) == 21

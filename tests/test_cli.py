@@ -123,7 +123,7 @@ def test_philox_and_rank_exports(tmp_path, capsys):
         (["export", "-o", "{out}", "-n", "10", "--augmentation-depth", "0"], 2, "augmentation_depth"),
         (["export", "-o", "{out}", "-n", "10", "--epoch", "3"], 2, "epoch applies to scheme='philox'"),
         (["export", "-o", "{out}", "-n", "10", "--base-seed", "3"], 2, "base_seed only applies"),
-        (["export", "-o", "{out}", "-n", "10", "--rank", "-1"], 2, "rank should be >= 0"),
+        (["export", "-o", "{out}", "-n", "10", "--rank", "-1"], 2, "rank should be a non-negative integer"),
         (["export", "-o", "{out}", "-n", "10", "--scheme", "philox", "--hash"], 2, "--hash needs --scheme dpa"),
         (["export", "-o", "{out}", "-n", "10", "--max-memory-mb", "0.00001"], 2, "too small for even one"),
         (["export", "-o", "{out}", "-n", "10", "--start-id", str(2**63 - 5)], 2, "exceeds 2\\*\\*63-1"),

@@ -26,24 +26,24 @@ def test_unknown_preset_lists_known():
 
 
 @pytest.mark.parametrize(
-    "kwargs, match",
+    "kwargs, exc, match",
     [
-        ({"rotation_range": (5, 5)}, r"rotation_range should have low < high, but got rotation_range=\(5, 5\)"),
-        ({"noise_range": (1, 0)}, "noise_range should have low < high"),
-        ({"scale_range": (0, math.inf)}, r"scale_range\[1\] should be a finite real number"),
-        ({"scale_range": (math.nan, 1)}, r"scale_range\[0\] should be a finite real number"),
-        ({"brightness_range": ("0", 1)}, r"brightness_range\[0\] should be a finite real number"),
-        ({"brightness_range": (True, 2)}, r"brightness_range\[0\]"),
-        ({"contrast_range": 3}, "contrast_range should be a \\(low, high\\) pair"),
-        ({"contrast_range": (1, 2, 3)}, "contrast_range should be a \\(low, high\\) pair"),
-        ({"rotation_range": (-1e308, 1e308)}, "too wide"),
-        ({"augmentation_depth": 0}, "augmentation_depth should be an integer >= 1, but got augmentation_depth=0"),
-        ({"augmentation_depth": 2.0}, "augmentation_depth should be an integer"),
-        ({"augmentation_depth": True}, "augmentation_depth should be an integer"),
+        ({"rotation_range": (5, 5)}, ValueError, r"rotation_range should have low < high, but got rotation_range=\(5, 5\)"),
+        ({"noise_range": (1, 0)}, ValueError, "noise_range should have low < high"),
+        ({"scale_range": (0, math.inf)}, ValueError, r"scale_range\[1\] should be a finite real number"),
+        ({"scale_range": (math.nan, 1)}, ValueError, r"scale_range\[0\] should be a finite real number"),
+        ({"brightness_range": ("0", 1)}, TypeError, r"brightness_range\[0\] should be a finite real number"),
+        ({"brightness_range": (True, 2)}, TypeError, r"brightness_range\[0\]"),
+        ({"contrast_range": 3}, TypeError, "contrast_range should be a \\(low, high\\) pair"),
+        ({"contrast_range": (1, 2, 3)}, ValueError, "contrast_range should be a \\(low, high\\) pair"),
+        ({"rotation_range": (-1e308, 1e308)}, ValueError, "too wide"),
+        ({"augmentation_depth": 0}, ValueError, "augmentation_depth should be an integer >= 1, but got augmentation_depth=0"),
+        ({"augmentation_depth": 2.0}, TypeError, "augmentation_depth should be an integer"),
+        ({"augmentation_depth": True}, TypeError, "augmentation_depth should be an integer"),
     ],
 )
-def test_validation(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_validation(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
         dpa.AugmentationConfig(**kwargs)
 
 

@@ -144,24 +144,30 @@ def test_bad_out():
         dpa.generate(range(3), MOD, out=ro)
 
 
-@pytest.mark.parametrize("threads", [0, -1, True, 1.5, "2"])
-def test_bad_threads(threads):
-    with pytest.raises(ValueError, match="threads should be a positive integer"):
+@pytest.mark.parametrize("threads, exc, match", [
+    (0, ValueError, "threads should be a positive integer"),
+    (-1, ValueError, "threads should be a positive integer"),
+    (True, TypeError, "threads should be an integer"),
+    (1.5, TypeError, "threads should be an integer"),
+    ("2", TypeError, "threads should be an integer"),
+])
+def test_bad_threads(threads, exc, match):
+    with pytest.raises(exc, match=match):
         dpa.generate(range(3), MOD, threads=threads)
 
 
 def test_bad_config_scheme_rank():
     with pytest.raises(TypeError, match="AugmentationConfig"):
         dpa.generate(range(3), {"rotation_range": (0, 1)})
-    with pytest.raises(ValueError, match="unknown scheme 'xorshift'"):
+    with pytest.raises(ValueError, match=r"scheme should be one of \('dpa', 'philox'\), but got scheme='xorshift'"):
         dpa.generate(range(3), MOD, scheme="xorshift")
     with pytest.raises(ValueError, match="DPA's scheme has no epochs"):
         dpa.generate(range(3), MOD, epoch=1)
-    with pytest.raises(ValueError, match="rank should be >= 0"):
+    with pytest.raises(ValueError, match="rank should be a non-negative integer"):
         dpa.generate(range(3), MOD, rank=-1)
     with pytest.raises(TypeError, match="rank should be an integer"):
         dpa.generate(range(3), MOD, rank=True)
-    with pytest.raises(ValueError, match="base_seed should be >= 0"):
+    with pytest.raises(ValueError, match="base_seed should be a non-negative integer"):
         dpa.generate(range(3), MOD, rank=0, base_seed=-1)
     with pytest.raises(ValueError, match="base_seed only applies"):
         dpa.generate(range(3), MOD, base_seed=5)

@@ -15,7 +15,7 @@ from conftest import vectors_dir
 
 import dpa
 import dpa.io as dio
-from dpa.distributed import _generate_prefixed
+from dpa.engine import generate_seeded
 from dpa.distributed import stream_distributed_augmentation_chain as dist_stream
 
 MILD = dpa.get_preset("mild")
@@ -473,11 +473,11 @@ DIST_CASES = {
     "sample-seed7": (
         dict(seeding="sample", base_seed=7),
         {"scheme": "dpa", "prefix": "7::"},
-        lambda ids: _generate_prefixed(ids, MILD, b"7::", hash=True)),
+        lambda ids: generate_seeded(ids, MILD, dpa.Seeding(prefix=b"7::"), hash=True)),
     "sample-seed7-strided": (
         dict(seeding="sample", base_seed=7, split="strided"),
         {"scheme": "dpa", "prefix": "7::"},
-        lambda ids: _generate_prefixed(ids, MILD, b"7::", hash=True)),
+        lambda ids: generate_seeded(ids, MILD, dpa.Seeding(prefix=b"7::"), hash=True)),
     "rank": (
         dict(base_seed=4),
         {"scheme": "dpa", "rank": 1, "base_seed": 4},
@@ -485,7 +485,7 @@ DIST_CASES = {
     "rank-epoch-params": (
         dict(base_seed=4, epoch=2, epoch_params=True),
         {"scheme": "dpa", "prefix": "4:1:2:"},
-        lambda ids: _generate_prefixed(ids, MILD, b"4:1:2:", hash=True)),
+        lambda ids: generate_seeded(ids, MILD, dpa.Seeding(prefix=b"4:1:2:"), hash=True)),
     "shuffled-padded-dpa": (
         dict(base_seed=4, epoch=2, shuffle=True, uneven="pad"),
         {"scheme": "dpa", "rank": 1, "base_seed": 4},
@@ -641,7 +641,7 @@ def test_resume_refuses_another_seeding_or_id_list(tmp_path, monkeypatch):
         assert partial.exists() and not out.exists()
     res = dio.save_npy(make(seeding="sample", base_seed=7), out, resume=True)
     assert res.resumed_from > 0
-    assert out.read_bytes() == npy_bytes(_generate_prefixed(range(20_000, 40_000), MILD, b"7::"))
+    assert out.read_bytes() == npy_bytes(generate_seeded(range(20_000, 40_000), MILD, dpa.Seeding(prefix=b"7::")))
     assert dio.verify_npy(out) == 20_000
 
     (tmp_path / "b").mkdir()
@@ -765,7 +765,7 @@ def test_convert_jsonl_array_and_unstatted_stream_layout(tmp_path):
 def test_convert_memory_is_bounded_by_the_window(tmp_path, monkeypatch):
     """The JSON window never grows with the file: here 4 KiB windows over 800 KiB."""
     monkeypatch.setattr(dio, "_JSON_CHUNK", 4096)
-    recs = dpa.chain.records_to_dicts(dpa.generate(range(3000), MILD, hash=True))
+    recs = dpa.records.records_to_dicts(dpa.generate(range(3000), MILD, hash=True))
     text = json.dumps({"metadata": {"num_samples": 3000, "config": MILD.to_dict()},
                        "augmentations": recs}, indent=2)
     (tmp_path / "big.json").write_text(text)

@@ -124,9 +124,9 @@ def test_values_in_range_and_roughly_uniform():
 @pytest.mark.parametrize(
     "kwargs, exc, match",
     [
-        ({"base_seed": -1}, ValueError, "base_seed should be >= 0"),
+        ({"base_seed": -1}, ValueError, "base_seed should be a non-negative integer"),
         ({"base_seed": 2**64}, ValueError, "2\\*\\*64"),
-        ({"epoch": -1}, ValueError, "epoch should be >= 0"),
+        ({"epoch": -1}, ValueError, "epoch should be a non-negative integer"),
         ({"epoch": 2**32}, ValueError, "2\\*\\*32"),
         ({"rank": 0}, ValueError, "rank does not apply"),
         ({"hash": True}, ValueError, "hash=True needs scheme='dpa'"),

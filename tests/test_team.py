@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import dpa
-from dpa import _core, engine
+from dpa import _core, _team, engine, records
 
 MOD = dpa.get_preset("moderate")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -17,15 +17,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def _kernels():
     return [
-        ("dpa", engine.kernel_for(MOD), True),
-        ("philox", engine.kernel_for(MOD, scheme="philox", base_seed=99, epoch=3), False),
+        ("dpa", dpa.Seeding().kernel(MOD), True),
+        ("philox", dpa.Seeding("philox", key=99, epoch=3).kernel(MOD), False),
     ]
 
 
 def _fill(kernel, n, bounds, ids=None, hash=False, team=None, first=5, step=3):
-    out = np.zeros(n, engine.record_dtype(hash))
-    offset = engine._HASH_OFFSET if hash else -1
-    _core.fill(kernel, out, bounds, ids, first, step, offset, engine._paths, team)
+    out = np.zeros(n, records.record_dtype(hash))
+    offset = records.HASH_OFFSET if hash else -1
+    _core.fill(kernel, out, bounds, ids, first, step, offset, engine.kernel_path_bits(), team)
     return out
 
 
@@ -35,12 +35,12 @@ def _fill(kernel, n, bounds, ids=None, hash=False, team=None, first=5, step=3):
 ])
 def test_parts_in_workers_equal_one_part(name, kernel, hash, bounds):
     ref = _fill(kernel, 300, [0, 300], hash=hash)
-    engine._team._grow(len(bounds) - 2)
-    assert _fill(kernel, 300, bounds, hash=hash, team=engine._team._team).tobytes() == ref.tobytes()
+    _team.team()._grow(len(bounds) - 2)
+    assert _fill(kernel, 300, bounds, hash=hash, team=_team.team()._team).tobytes() == ref.tobytes()
     assert _fill(kernel, 300, bounds, hash=hash).tobytes() == ref.tobytes()
     # ids given as an array take the same path through the parts
     ids = np.arange(5, 5 + 3 * 300, 3, dtype=np.int64)
-    got = _fill(kernel, 300, bounds, ids=ids, hash=hash, team=engine._team._team)
+    got = _fill(kernel, 300, bounds, ids=ids, hash=hash, team=_team.team()._team)
     assert got.tobytes() == ref.tobytes()
     expected = dpa.generate(range(5, 905, 3), MOD, hash=hash, scheme=name,
                             base_seed=99 if name == "philox" else 0,
@@ -126,15 +126,15 @@ def test_workers_stop_at_exit():
     ([0, 11], IndexError, "past the 10 records"),
 ])
 def test_fill_rejects_bad_bounds(bounds, exc, match):
-    kernel = engine.kernel_for(MOD, scheme="philox")
+    kernel = dpa.Seeding("philox").kernel(MOD)
     out = np.zeros(10, dpa.PARAM_DTYPE)
     with pytest.raises(exc, match=match):
         _core.fill(kernel, out, bounds, None, 0, 1, -1, 0)
 
 
 def test_fill_rejects_bad_layouts():
-    dk = engine.kernel_for(MOD)
-    pk = engine.kernel_for(MOD, scheme="philox")
+    dk = dpa.Seeding().kernel(MOD)
+    pk = dpa.Seeding("philox").kernel(MOD)
     out = np.zeros(10, dpa.PARAM_DTYPE)
     with pytest.raises(ValueError, match="no hash field"):
         _core.fill(pk, out, [0, 10], None, 0, 1, 48, 0)

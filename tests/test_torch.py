@@ -202,9 +202,9 @@ def test_load_state_dict_rejects_other_settings():
 @pytest.mark.parametrize(
     "kw, exc, match",
     [
-        ({"batch_size": 0}, ValueError, r"batch_size should be a positive integer value, but got batch_size=0"),
-        ({"batch_size": True}, ValueError, r"batch_size should be a positive integer value, but got batch_size=True"),
-        ({"drop_last": 1}, ValueError, r"drop_last should be a boolean value, but got drop_last=1"),
+        ({"batch_size": 0}, ValueError, r"batch_size should be a positive integer, but got batch_size=0"),
+        ({"batch_size": True}, TypeError, r"batch_size should be an integer, but got batch_size=True"),
+        ({"drop_last": 1}, TypeError, r"drop_last should be a bool, but got drop_last=1"),
         ({"rank": 3}, ValueError, r"rank \(3\) must be < world_size \(3\)"),
         ({"rank": None}, ValueError, r"pass rank and world_size together"),
         ({"seeding": "x"}, ValueError, r"seeding should be one of"),

@@ -25,6 +25,7 @@ from .config import (
     BatchProcessingError,
     BatchStrategy,
     InvalidBatchConfigError,
+    InvalidBatchConfigTypeError,
     MemoryLimitExceededError,
 )
 from .memory import (
@@ -47,6 +48,7 @@ __all__ = [
     "BatchProcessor",
     "BatchStrategy",
     "InvalidBatchConfigError",
+    "InvalidBatchConfigTypeError",
     "MemoryAwareBatcher",
     "MemoryLimitExceededError",
     "MemoryMonitor",

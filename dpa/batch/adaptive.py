@@ -38,9 +38,7 @@ synthetic costs and no sleeping.
 
 from __future__ import annotations
 
-import math
-
-from .config import InvalidBatchConfigError, check_int, check_number
+from .config import check_at_most, check_int, check_number
 
 __all__ = ["AdaptiveController"]
 
@@ -113,11 +111,7 @@ class AdaptiveController:
     ) -> None:
         self.min_size = check_int(min_size, "min_size")
         self.max_size = check_int(max_size, "max_size", optional=True)
-        if self.max_size is not None and self.min_size > self.max_size:
-            raise InvalidBatchConfigError(
-                f"min_size should be at most max_size, but got min_size={self.min_size}, "
-                f"max_size={self.max_size}"
-            )
+        check_at_most(self.min_size, "min_size", self.max_size, "max_size")
         self.probe_batches = check_int(probe_batches, "probe_batches")
         self.probe_seconds = check_number(probe_seconds, "probe_seconds")
         self.tolerance = check_number(tolerance, "tolerance", positive=False)
@@ -340,8 +334,3 @@ class AdaptiveController:
             self._recheck_rates = {}
             if self._rechecks:
                 self._trial = self._rechecks[0]
-
-
-def octaves(a: int, b: int) -> float:
-    """Distance between two sizes in octaves (for diagnostics and tests)."""
-    return abs(math.log2(a / b))

@@ -9,13 +9,12 @@ batch_size=0"``.
 
 from __future__ import annotations
 
-import math
 import numbers
 from dataclasses import dataclass, fields
 from enum import Enum
 from typing import Any
 
-import numpy as np
+from .. import _validate
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -26,6 +25,7 @@ __all__ = [
     "BatchProcessingError",
     "MemoryLimitExceededError",
     "InvalidBatchConfigError",
+    "InvalidBatchConfigTypeError",
 ]
 
 #: Batch size (batch count for ROUND_ROBIN, starting size for ADAPTIVE) when
@@ -77,47 +77,58 @@ class InvalidBatchConfigError(BatchProcessingError, ValueError):
     """A batch configuration value is invalid; the message names the field."""
 
 
-# ---- validation helpers (shared with memory.py and processor.py) -------------
+class InvalidBatchConfigTypeError(InvalidBatchConfigError, TypeError):
+    """A batch configuration value of the wrong type: also a ``TypeError``."""
+
+
+# ---- validation (the checkers of dpa._validate, with the batch engine's errors) ----
+
+#: The batch engine's errors: DPA's class, and a ``TypeError`` for a wrong type.
+ERRORS = (InvalidBatchConfigTypeError, InvalidBatchConfigError)
 
 
 def check_int(value: Any, name: str, *, minimum: int = 1, optional: bool = False) -> int | None:
     """``value`` as an int ``>= minimum`` (None allowed if ``optional``)."""
     if value is None and optional:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise InvalidBatchConfigError(f"{name} should be {what}, but got {name}={value!r}")
-    return int(value)
+    return _validate.check_int(value, name, minimum=minimum, errors=ERRORS)
 
 
 def check_number(value: Any, name: str, *, positive: bool = True) -> float:
     """``value`` as a finite float, ``> 0`` (or ``>= 0`` if not ``positive``)."""
-    ok = (
-        not isinstance(value, bool)
-        and isinstance(value, numbers.Real)
-        and math.isfinite(float(value))
-        and (float(value) > 0 if positive else float(value) >= 0)
-    )
-    if not ok:
-        what = "a positive number" if positive else "a non-negative number"
-        raise InvalidBatchConfigError(f"{name} should be {what}, but got {name}={value!r}")
-    return float(value)
+    return _validate.check_number(value, name, positive=positive,
+                                  minimum=None if positive else 0, errors=ERRORS)
 
 
 def check_bool(value: Any, name: str) -> bool:
     """``value`` if it is a bool (``numpy.bool_`` included)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise InvalidBatchConfigError(f"{name} should be True or False, but got {name}={value!r}")
-    return bool(value)
+    return _validate.check_bool(value, name, errors=ERRORS)
+
+
+def check_callable(value: Any, name: str, what: str) -> Any:
+    """``value`` if it is callable (``what`` says what it should return)."""
+    if not callable(value):
+        raise InvalidBatchConfigTypeError(
+            f"{name} should be a callable returning {what}, but got {name}={value!r}")
+    return value
+
+
+def check_at_most(low: int, low_name: str, high: int | None, high_name: str) -> None:
+    """``low <= high`` (no bound if ``high`` is None), naming both."""
+    if high is not None and low > high:
+        raise InvalidBatchConfigError(
+            f"{low_name} should be at most {high_name}, but got {low_name}={low}, "
+            f"{high_name}={high}"
+        )
 
 
 def check_strategy(value: Any, name: str = "strategy") -> BatchStrategy:
-    """``value`` if it is a :class:`BatchStrategy`."""
+    """``value`` if it is a :class:`BatchStrategy` (``InvalidBatchConfigTypeError`` if not)."""
     if not isinstance(value, BatchStrategy):
         hint = ""
         if isinstance(value, str) and value in {s.value for s in BatchStrategy}:
             hint = f" (use BatchStrategy({value!r}))"
-        raise InvalidBatchConfigError(
+        raise InvalidBatchConfigTypeError(
             f"{name} should be a BatchStrategy such as BatchStrategy.SEQUENTIAL, but got "
             f"{name}={value!r} of type {type(value).__name__}{hint}"
         )
@@ -233,11 +244,7 @@ class BatchConfig:
         set_(self, "probe_interval",
              check_number(self.probe_interval, "probe_interval", positive=False))
         lo, hi, bs = self.min_batch_size, self.max_batch_size, self.batch_size
-        if hi is not None and lo > hi:
-            raise InvalidBatchConfigError(
-                f"min_batch_size should be at most max_batch_size, but got "
-                f"min_batch_size={lo}, max_batch_size={hi}"
-            )
+        check_at_most(lo, "min_batch_size", hi, "max_batch_size")
         if self.strategy is BatchStrategy.ROUND_ROBIN:
             n = self.num_batches
             if self.window_size is not None and self.window_size < n:
@@ -251,11 +258,7 @@ class BatchConfig:
                     f"batch_size should be at least min_batch_size, but got batch_size={bs}, "
                     f"min_batch_size={lo}"
                 )
-            if hi is not None and bs > hi:
-                raise InvalidBatchConfigError(
-                    f"batch_size should be at most max_batch_size, but got batch_size={bs}, "
-                    f"max_batch_size={hi}"
-                )
+            check_at_most(bs, "batch_size", hi, "max_batch_size")
 
     @property
     def num_batches(self) -> int:

@@ -41,6 +41,8 @@ from typing import Any, Union
 from .config import (
     InvalidBatchConfigError,
     MemoryLimitExceededError,
+    check_at_most,
+    check_callable,
     check_int,
     check_number,
 )
@@ -144,11 +146,7 @@ def system_probe() -> MemorySnapshot:
 def _check_probe(probe: Any) -> Probe:
     if probe is None:
         return system_probe
-    if not callable(probe):
-        raise InvalidBatchConfigError(
-            f"probe should be a callable returning a MemorySnapshot, but got probe={probe!r}"
-        )
-    return probe
+    return check_callable(probe, "probe", "a MemorySnapshot")
 
 
 class MemoryAwareBatcher:
@@ -204,11 +202,8 @@ class MemoryAwareBatcher:
         self.max_memory_mb = check_number(max_memory_mb, "max_memory_mb")
         self.min_batch_size = check_int(min_batch_size, "min_batch_size")
         self.max_batch_size = check_int(max_batch_size, "max_batch_size", optional=True)
-        if self.max_batch_size is not None and self.min_batch_size > self.max_batch_size:
-            raise InvalidBatchConfigError(
-                f"min_batch_size should be at most max_batch_size, but got "
-                f"min_batch_size={self.min_batch_size}, max_batch_size={self.max_batch_size}"
-            )
+        check_at_most(self.min_batch_size, "min_batch_size", self.max_batch_size,
+                      "max_batch_size")
         self.sample_size_bytes = check_int(
             _RECORD_BYTES if sample_size_bytes is None else sample_size_bytes,
             "sample_size_bytes")

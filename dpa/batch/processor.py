@@ -20,8 +20,10 @@ from .config import (
     BatchMetrics,
     BatchStrategy,
     InvalidBatchConfigError,
+    InvalidBatchConfigTypeError,
     MemoryLimitExceededError,
     check_bool,
+    check_callable,
     check_strategy,
 )
 from .memory import MemoryAwareBatcher, MemorySnapshot, Probe, _check_probe
@@ -130,7 +132,7 @@ class BatchProcessor:
         if config is None:
             config = BatchConfig(strategy=strategy)
         elif not isinstance(config, BatchConfig):
-            raise InvalidBatchConfigError(
+            raise InvalidBatchConfigTypeError(
                 f"config should be a BatchConfig, but got config of type {type(config).__name__}"
             )
         elif config.strategy is not strategy:
@@ -138,9 +140,8 @@ class BatchProcessor:
                 f"strategy should equal config.strategy, but got strategy={strategy}, "
                 f"config.strategy={config.strategy}"
             )
-        if clock is not None and not callable(clock):
-            raise InvalidBatchConfigError(
-                f"clock should be a callable returning seconds, but got clock={clock!r}")
+        if clock is not None:
+            check_callable(clock, "clock", "seconds")
         self.strategy = strategy
         self.config = config
         self._probe = _check_probe(probe)

@@ -67,13 +67,16 @@ class StreamSource:
     #: not records).  The DPA scheme costs far more per record: no lookahead.
     AHEAD_BATCHES = 4
     AHEAD_MAX_RECORDS = 1 << 18
+    #: Streams whose records cost less than this (ns per record) look ahead.
+    AHEAD_NS_PER_RECORD = 100.0
 
     def __init__(self, stream: ParamStream, *, hash: bool = False, reuse: bool = False) -> None:
         self.stream = stream
         self.hash = bool(hash)
         self.record_bytes = stream.dtype(self.hash).itemsize
         self._buffer = _Buffer(stream.dtype(self.hash)) if reuse else None
-        self._ahead = getattr(stream, "scheme", "dpa") == "philox"
+        # Cheap records (philox): a batch's call would cost more than its records.
+        self._ahead = stream.param_seeding.ns_per_record < self.AHEAD_NS_PER_RECORD
         self._block: np.ndarray | None = None  # records of stream positions [_b0, _b0 + len)
         self._b0 = 0
 
@@ -246,7 +249,7 @@ def make_source(
 ) -> StreamSource | ArraySource | IterableSource:
     """The source for ``stream``: a dpa stream, an array, or an iterable."""
     if isinstance(stream, ParamStream):
-        if hash and getattr(stream, "scheme", "dpa") != "dpa":
+        if hash and not stream.param_seeding.has_hash:
             raise ValueError(f"hash=True needs a stream of scheme='dpa'; this stream's scheme "
                              f"{stream.scheme!r} has no hash")
         return StreamSource(stream, hash=hash, reuse=reuse)

@@ -58,8 +58,9 @@ import numpy as np
 from .. import _reference
 from ..batch import BatchConfig, BatchProcessor, BatchStrategy
 from ..config import get_preset
-from ..engine import PARAM_DTYPE, generate
-from ..stream import stream_augmentation_chain
+from ..compat.dpa import stream_augmentation_chain
+from ..engine import generate
+from ..records import PARAM_DTYPE
 
 __all__ = ["SIZES", "run"]
 

@@ -45,7 +45,8 @@ import numpy as np
 
 from .. import _core, _reference
 from ..config import get_preset
-from ..engine import PARAM_DTYPE, default_threads, generate, get_kernel_paths, set_kernel_paths
+from ..engine import default_threads, generate, get_kernel_paths, set_kernel_paths
+from ..records import PARAM_DTYPE
 
 __all__ = ["SIZES", "FIGURES", "compressions_per_sample", "run"]
 

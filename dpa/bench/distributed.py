@@ -27,8 +27,10 @@ import numpy as np
 
 from ..config import AugmentationConfig
 from ..distributed import stream_distributed_augmentation_chain
-from ..engine import default_threads, record_dtype
-from ..stream import ParamStream, stream_augmentation_chain
+from ..compat.dpa import stream_augmentation_chain
+from ..engine import default_threads
+from ..records import record_dtype
+from ..stream import ParamStream
 
 __all__ = ["run"]
 
