@@ -239,3 +239,57 @@ def test_threads_work_in_a_forked_child():
     got = os.read(rfd, 1) if ready else b"hang"
     os.waitpid(pid, 0)
     assert got == b"1"
+
+
+def test_object_arrays_and_iterables_of_ids():
+    """Any iterable of integers is accepted (object arrays, lists, generators, NumPy ints)."""
+    want = dpa.generate(np.array([1, 2, 2**63 - 1], dtype=np.int64), MOD)
+    for ids in (np.array([1, 2, 2**63 - 1], dtype=object), [1, 2, 2**63 - 1],
+                (i for i in (1, 2, 2**63 - 1)), [np.int64(1), np.uint8(2), 2**63 - 1]):
+        assert dpa.generate(ids, MOD).tobytes() == want.tobytes()
+    # a map over several id arrays is not cut short by a stray StopIteration
+    arrays = [np.arange(3), np.array([4, 5], dtype=object), np.arange(6, 9)]
+    assert [len(r) for r in map(dpa.generate, arrays)] == [3, 2, 3]
+    with pytest.raises(ValueError, match="2\\*\\*63-1"):
+        dpa.generate(np.array([1, 2**64], dtype=object))
+    with pytest.raises(ValueError, match="non-negative"):
+        dpa.generate(iter([3, -1]))
+    with pytest.raises(TypeError, match="integers"):
+        dpa.generate(np.array([1, "2"], dtype=object))
+    with pytest.raises(TypeError, match="boolean"):
+        dpa.generate(np.array([1, True], dtype=object))
+
+
+def test_hash_must_be_a_bool():
+    with pytest.raises(TypeError, match="hash should be a bool, but got hash='yes'"):
+        dpa.generate(range(3), hash="yes")
+    with pytest.raises(TypeError, match="hash should be a bool"):
+        dpa.generate(range(3), hash=1)
+
+
+def test_default_config_is_built_once(monkeypatch):
+    import dpa.config
+
+    built = []
+    real = dpa.config.AugmentationConfig.__post_init__
+    monkeypatch.setattr(dpa.config.AugmentationConfig, "__post_init__",
+                        lambda self: (built.append(1), real(self))[1])
+    a = dpa.generate(range(5))
+    b = dpa.generate(range(5), scheme="philox")
+    assert dpa.stream_augmentation_chain(5).config is dpa.config.DEFAULT_CONFIG
+    assert built == []
+    assert a.tobytes() == dpa.generate(range(5), dpa.get_preset("moderate")).tobytes()
+    assert b.tobytes() == dpa.generate(range(5), MOD, scheme="philox").tobytes()
+
+
+@pytest.mark.parametrize("scheme", ["dpa", "philox"])
+def test_out_overlapping_the_ids(scheme):
+    """ids viewed from the very buffer being filled: the ids are read before they are overwritten."""
+    n = 5000 if scheme == "dpa" else 200_000
+    out = np.empty(n, dpa.PARAM_DTYPE)
+    ids = out.view(np.int64)[:n]
+    ids[:] = np.arange(7, 7 + n)[::-1]
+    want = dpa.generate(ids.copy(), MOD, scheme=scheme)
+    got = dpa.generate(ids, MOD, scheme=scheme, out=out)
+    assert got is out
+    assert got.tobytes() == want.tobytes()

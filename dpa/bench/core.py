@@ -213,42 +213,30 @@ def run(
     def rate(name: str, count: int) -> float:
         return count / statistics.median(times[name])
 
-    def params(name: str, count: int, threads: int, kernel_paths: list[str]) -> dict[str, Any]:
-        return {**_timing_params(count, times[name]), "threads": threads,
-                "kernel_paths": kernel_paths}
+    def measured(name: str, count: int, threads: int, kernel_paths: list[str], desc: str,
+                 baseline: dict[str, Any] | None = None, unit: str = "samples/s"
+                 ) -> dict[str, Any]:
+        return _figure(name, rate(name, count), unit, desc, baseline,
+                       **_timing_params(count, times[name]), threads=threads,
+                       kernel_paths=kernel_paths)
 
-    oracle = _figure(
-        "oracle", rate("oracle", m), "samples/s",
-        "pure-Python twin (dpa._reference.params), 1 thread: DPA's algorithm as DPA runs it",
-        **params("oracle", m, 1, ["python"]),
-    )
-    gen1 = _figure(
-        "generate_1_thread", rate("generate_1_thread", n), "samples/s",
-        "dpa.generate into a reused buffer, 1 thread", oracle,
-        **params("generate_1_thread", n, 1, path_names),
-    )
-    gen_all = _figure(
-        "generate_all_threads", rate("generate_all_threads", n), "samples/s",
-        f"dpa.generate into a reused buffer, {all_threads} threads (dpa.default_threads())",
-        oracle, **params("generate_all_threads", n, all_threads, path_names),
-    )
-    gen_portable = _figure(
-        "generate_portable_1_thread", rate("generate_portable_1_thread", n), "samples/s",
-        "dpa.generate, portable kernel forced, 1 thread", gen1,
-        **params("generate_portable_1_thread", n, 1, ["portable"]),
-    )
-    sha_portable = _figure(
-        "sha256_compress_portable", rate("sha256_compress_portable", c), "compressions/s",
-        "dependent SHA-256 compressions, portable C, 1 thread",
-        **params("sha256_compress_portable", c, 1, ["portable"]),
-    )
+    oracle = measured("oracle", m, 1, ["python"], "pure-Python twin (dpa._reference.params), "
+                      "1 thread: DPA's algorithm as DPA runs it")
+    gen1 = measured("generate_1_thread", n, 1, path_names,
+                    "dpa.generate into a reused buffer, 1 thread", oracle)
+    gen_all = measured("generate_all_threads", n, all_threads, path_names,
+                       f"dpa.generate into a reused buffer, {all_threads} threads "
+                       "(dpa.default_threads())", oracle)
+    gen_portable = measured("generate_portable_1_thread", n, 1, ["portable"],
+                            "dpa.generate, portable kernel forced, 1 thread", gen1)
+    sha_portable = measured("sha256_compress_portable", c, 1, ["portable"],
+                            "dependent SHA-256 compressions, portable C, 1 thread",
+                            unit="compressions/s")
     # A single compression has no AVX2 form (AVX2 runs 8 samples side by
     # side): with the paths in effect it is SHA-NI if enabled, else portable.
-    sha = _figure(
-        "sha256_compress", rate("sha256_compress", c), "compressions/s",
-        "dependent SHA-256 compressions, kernel paths in effect, 1 thread", sha_portable,
-        **params("sha256_compress", c, 1, ["sha-ni"] if "sha-ni" in paths else ["portable"]),
-    )
+    sha = measured("sha256_compress", c, 1, ["sha-ni"] if "sha-ni" in paths else ["portable"],
+                   "dependent SHA-256 compressions, kernel paths in effect, 1 thread",
+                   sha_portable, unit="compressions/s")
 
     per_sample = compressions_per_sample(config.augmentation_depth)
     share = _figure(
