@@ -140,7 +140,7 @@ def test_fill_rejects_bad_layouts():
         _core.fill(pk, out, [0, 10], None, 0, 1, 48, 0)
     with pytest.raises(ValueError, match="does not fit"):
         _core.fill(dk, out, [0, 10], None, 0, 1, 48, 0)  # no room for a hash
-    with pytest.raises(TypeError, match="DPAKernel or PhiloxKernel"):
+    with pytest.raises(TypeError, match="kernel should be a dpa kernel"):
         _core.fill(object(), out, [0, 10], None, 0, 1, -1, 0)
     with pytest.raises(ValueError, match="covering the records"):
         _core.fill(pk, out, [0, 10], np.arange(9), 0, 1, -1, 0)
