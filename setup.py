@@ -5,10 +5,14 @@ SHA-NI) is compiled per function with target attributes and chosen at run
 time.  ``-ffp-contract=off`` keeps ``low + span * u`` from becoming an FMA, so
 results are bit-identical to CPython's ``random.uniform`` on every machine.
 
+Every C file in ``dpa/src`` is compiled in, so a new scheme's kernel file
+needs no change here.
+
 Environment switches:
   DPA_DEBUG=1   bounds checks on in Cython, -O0 -g in C (for debugging).
 """
 
+import glob
 import os
 
 import numpy as np
@@ -25,6 +29,14 @@ else:
     c_args += ["-ffp-contract=off", "-fno-fast-math", "-std=gnu11", "-pthread"]
     link_args = ["-pthread"]
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def files(pattern):
+    """The files matching ``pattern`` below this directory, sorted, relative."""
+    return sorted(glob.glob(pattern, root_dir=HERE))
+
+
 directives = {"language_level": 3}
 if DEBUG:
     directives.update(boundscheck=True, wraparound=True, initializedcheck=True)
@@ -32,10 +44,8 @@ if DEBUG:
 extensions = [
     Extension(
         "dpa._core",
-        sources=["dpa/_core.pyx", "dpa/src/dpa_kernel.c", "dpa/src/philox_kernel.c",
-                 "dpa/src/team.c"],
-        depends=["dpa/src/dpa_kernel.h", "dpa/src/dpa_lanes.h", "dpa/src/philox_kernel.h",
-                 "dpa/src/team.h", "dpa/_gather.pxi", "dpa/_shuffle.pxi"],
+        sources=["dpa/_core.pyx", *files("dpa/src/*.c")],
+        depends=[*files("dpa/src/*.h"), *files("dpa/*.pxi")],
         include_dirs=[np.get_include(), "dpa"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=c_args,

@@ -13,7 +13,19 @@ def chain_tail_blocks(
     fib_strings: Sequence[bytes],
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]: ...
 
-class DPAKernel:
+class Kernel:
+    """The base of every scheme's kernel: its fill function, plan and layout."""
+
+    @property
+    def record_size(self) -> int: ...
+    @property
+    def hash_size(self) -> int: ...
+    @property
+    def scheme(self) -> str: ...
+    @property
+    def has_hash(self) -> bool: ...
+
+class DPAKernel(Kernel):
     def __init__(
         self,
         prefix: bytes,
@@ -23,7 +35,7 @@ class DPAKernel:
         spans: Sequence[float],
     ) -> None: ...
 
-class PhiloxKernel:
+class PhiloxKernel(Kernel):
     def __init__(
         self, seed: int, epoch: int, lows: Sequence[float], spans: Sequence[float]
     ) -> None: ...
@@ -37,7 +49,7 @@ class Team:
     def stop(self) -> None: ...
 
 def fill(
-    kernel: DPAKernel | PhiloxKernel,
+    kernel: Kernel,
     out: np.ndarray,
     bounds: Sequence[int],
     ids: npt.NDArray[np.int64] | None,

@@ -4,16 +4,31 @@
 
 Layers, in order (see ``src/dpa_kernel.h`` for the algorithm):
 
-1. C kernels in ``src/``: ``dpa_fill`` computes DPA 0.2.1 records for a block
-   of sample ids, choosing portable, AVX2 or SHA-NI code at run time;
-   ``dpa_philox_fill`` does the same for the ``philox-v1`` scheme; ``team.c``
-   hands the parts of a job to worker threads (``src/team.h``).
-2. This module: ``DPAKernel`` / ``PhiloxKernel`` hold a plan (for DPA: the
-   prefix, depth, ranges and the pre-expanded constant blocks of the hash
-   chain); :func:`fill` fills a record array with the GIL released, its parts
-   run by a :class:`Team` or one after another in the calling thread.  Inputs
-   are validated by the Python callers (``dpa.engine``); these functions only
-   check what would otherwise corrupt memory.
+1. C kernels in ``src/``, one file per scheme, each exporting a fill function
+   of the one signature ``dpa_fill_fn`` (``src/fill.h``): ``dpa_fill`` computes
+   DPA 0.2.1 records for a block of sample ids, choosing portable, AVX2 or
+   SHA-NI code at run time; ``dpa_philox_fill`` does the same for the
+   ``philox-v1`` scheme.  ``team.c`` hands the parts of a job to worker
+   threads (``src/team.h``) and calls the job's fill function by pointer: it
+   names no scheme.
+2. This module: :class:`Kernel` is what :func:`fill` knows of a scheme -- its
+   C fill function, a pointer to its plan, and the record layout it writes
+   (bytes from offset 0, and the size of its hash field, 0 for none).
+   ``DPAKernel`` and ``PhiloxKernel`` derive from it and hold their plans
+   (for DPA: the prefix, depth, ranges and the pre-expanded constant blocks
+   of the hash chain).  :func:`fill` fills a record array with the GIL
+   released, its parts run by a :class:`Team` or one after another in the
+   calling thread; it checks the layout against the kernel's declaration and
+   never asks which scheme it has.  Inputs are validated by the Python
+   callers (``dpa.engine``); these functions only check what would otherwise
+   corrupt memory.
+
+A new scheme touches three places: its kernel file in ``src/`` (a plan struct
+and a ``dpa_fill_fn``; setup.py compiles every C file there), its declaration
+here (the C names in a ``cdef extern`` block and a ``Kernel`` subclass that
+builds the plan and sets ``fill``, ``plan``, ``record_size``, ``hash_size``
+and ``scheme``), and its entry in the scheme table of ``dpa/seeding.py``.
+Nothing else names schemes.
 """
 
 from libc.stdint cimport int64_t, uint32_t, uint64_t
@@ -24,13 +39,22 @@ cimport numpy as cnp
 
 cnp.import_array()
 
-cdef extern from "src/dpa_kernel.h" nogil:
+cdef extern from "src/fill.h" nogil:
+    int DPA_RECORD_SIZE
     int DPA_PATH_AVX2
     int DPA_PATH_SHANI
     ctypedef struct dpa_ids:
         const int64_t *ids
         int64_t first
         int64_t step
+    ctypedef int (*dpa_fill_fn)(const void *plan, const dpa_ids *ids, char *rec, int64_t n,
+                                int64_t itemsize, int64_t hash_offset, int paths) noexcept nogil
+    int dpa_cpu_paths()
+
+# ---- the schemes' kernels (one block per scheme) ------------------------------
+
+cdef extern from "src/dpa_kernel.h" nogil:
+    int DPA_HASH_SIZE
     ctypedef struct dpa_plan:
         const unsigned char *prefix
         int64_t prefix_len
@@ -39,9 +63,8 @@ cdef extern from "src/dpa_kernel.h" nogil:
         const int64_t *tail_start
         double low[5]
         double span[5]
-    int dpa_cpu_paths()
     void dpa_expand_block(const unsigned char *block, uint32_t *wk)
-    int dpa_fill(const dpa_plan *plan, const dpa_ids *ids, char *rec, int64_t n,
+    int dpa_fill(const void *plan, const dpa_ids *ids, char *rec, int64_t n,
                  int64_t itemsize, int64_t hash_offset, int paths)
     void dpa_sha256_compress_bytes(uint32_t *state, const unsigned char *block, int paths)
 
@@ -52,15 +75,15 @@ cdef extern from "src/philox_kernel.h" nogil:
         double low[5]
         double span[5]
     void dpa_philox4x32_10(const uint32_t *ctr, const uint32_t *key, uint32_t *out)
-    void dpa_philox_fill(const philox_plan *plan, const dpa_ids *ids, char *rec, int64_t n,
-                         int64_t itemsize, int paths)
+    int dpa_philox_fill(const void *plan, const dpa_ids *ids, char *rec, int64_t n,
+                        int64_t itemsize, int64_t hash_offset, int paths)
+
+# ---- the team -------------------------------------------------------------------
 
 cdef extern from "src/team.h" nogil:
     int DPA_TEAM_MAX_PARTS
-    int DPA_JOB_DPA
-    int DPA_JOB_PHILOX
     ctypedef struct dpa_job:
-        int kind
+        dpa_fill_fn fill
         const void *plan
         dpa_ids ids
         char *rec
@@ -81,7 +104,7 @@ cdef extern from "src/team.h" nogil:
 
 PATH_AVX2 = DPA_PATH_AVX2
 PATH_SHANI = DPA_PATH_SHANI
-_CPU_PATHS = dpa_cpu_paths()  # also builds the kernel's constant tables, with the GIL held
+_CPU_PATHS = dpa_cpu_paths()  # detected once, with the GIL held
 
 
 def cpu_paths():
@@ -114,7 +137,39 @@ def chain_tail_blocks(fib_strings):
     return wk, start
 
 
-cdef class DPAKernel:
+cdef class Kernel:
+    """A compiled plan of some scheme: what :func:`fill` needs to know of it.
+
+    The base of every scheme's kernel class; not built directly.  A subclass
+    holds its plan and, in ``__cinit__``, declares:
+
+    ``fill``
+        its C fill function (``dpa_fill_fn``, ``src/fill.h``);
+    ``plan``
+        a pointer to the plan it holds, passed to ``fill`` as it is;
+    ``record_size``
+        the bytes ``fill`` writes from a record's offset 0 (the int64 id and
+        the five float64 fields: 48);
+    ``hash_size``
+        the bytes of its hash field, written at ``hash_offset``, or 0 if the
+        scheme has none;
+    ``scheme``
+        its name, for messages.
+    """
+
+    cdef dpa_fill_fn fill
+    cdef const void *plan
+    cdef readonly int64_t record_size
+    cdef readonly int64_t hash_size
+    cdef readonly str scheme
+
+    @property
+    def has_hash(self):
+        """Whether this kernel's records can carry a hash field."""
+        return self.hash_size > 0
+
+
+cdef class DPAKernel(Kernel):
     """A compiled plan for DPA 0.2.1's scheme: fills records for sample ids.
 
     Parameters
@@ -128,7 +183,7 @@ cdef class DPAKernel:
         ``float(low)`` and ``float(high - low)`` per field.
     """
 
-    cdef dpa_plan plan
+    cdef dpa_plan _plan
     cdef bytes _prefix
     cdef object _wk, _start
 
@@ -146,17 +201,22 @@ cdef class DPAKernel:
         self._prefix = prefix
         self._wk = tail_wk
         self._start = tail_start
-        self.plan.prefix = <const unsigned char *>self._prefix
-        self.plan.prefix_len = len(prefix)
-        self.plan.depth = tail_start.shape[0] - 1
-        self.plan.tail_wk = <const uint32_t *>cnp.PyArray_DATA(tail_wk)
-        self.plan.tail_start = <const int64_t *>cnp.PyArray_DATA(tail_start)
+        self._plan.prefix = <const unsigned char *>self._prefix
+        self._plan.prefix_len = len(prefix)
+        self._plan.depth = tail_start.shape[0] - 1
+        self._plan.tail_wk = <const uint32_t *>cnp.PyArray_DATA(tail_wk)
+        self._plan.tail_start = <const int64_t *>cnp.PyArray_DATA(tail_start)
         for k in range(5):
-            self.plan.low[k] = float(lows[k])
-            self.plan.span[k] = float(spans[k])
+            self._plan.low[k] = float(lows[k])
+            self._plan.span[k] = float(spans[k])
+        self.fill = dpa_fill
+        self.plan = &self._plan
+        self.record_size = DPA_RECORD_SIZE
+        self.hash_size = DPA_HASH_SIZE
+        self.scheme = "dpa"
 
 
-cdef class PhiloxKernel:
+cdef class PhiloxKernel(Kernel):
     """A compiled plan for the ``philox-v1`` scheme (see ``src/philox_kernel.h``).
 
     Parameters
@@ -169,7 +229,7 @@ cdef class PhiloxKernel:
         ``float(low)`` and ``float(high - low)`` per field.
     """
 
-    cdef philox_plan plan
+    cdef philox_plan _plan
 
     def __cinit__(self, seed, epoch, lows, spans):
         cdef int k
@@ -177,12 +237,17 @@ cdef class PhiloxKernel:
             raise ValueError("seed must be in [0, 2**64) and epoch in [0, 2**32)")
         if len(lows) != 5 or len(spans) != 5:
             raise ValueError("lows and spans must have 5 entries")
-        self.plan.key[0] = <uint32_t>(seed & 0xffffffff)
-        self.plan.key[1] = <uint32_t>(seed >> 32)
-        self.plan.epoch = <uint32_t>epoch
+        self._plan.key[0] = <uint32_t>(seed & 0xffffffff)
+        self._plan.key[1] = <uint32_t>(seed >> 32)
+        self._plan.epoch = <uint32_t>epoch
         for k in range(5):
-            self.plan.low[k] = float(lows[k])
-            self.plan.span[k] = float(spans[k])
+            self._plan.low[k] = float(lows[k])
+            self._plan.span[k] = float(spans[k])
+        self.fill = dpa_philox_fill
+        self.plan = &self._plan
+        self.record_size = DPA_RECORD_SIZE
+        self.hash_size = 0
+        self.scheme = "philox"
 
 
 # ---- filling records: jobs, and the team that runs their parts --------------
@@ -192,19 +257,33 @@ cdef int _job_for(dpa_job *job, kernel, cnp.ndarray out, bounds, ids, int64_t fi
                   int64_t step, int hash_offset, int paths) except -1:
     """Fill ``job`` for ``kernel`` after checking what could corrupt memory.
 
-    ``out`` is a writeable C-contiguous 1-D record array: the int64 sample id,
-    five float64 fields, and (DPA only) a 64-byte hash field at byte
-    ``hash_offset``, or -1 for none.  ``bounds`` (``0 = b0 <= b1 <= ... <=
-    len(out)``) cuts records ``0 .. bounds[-1]-1`` into parts.  Record ``i``'s
-    id is ``ids[i]`` if ``ids`` is an int64 array, else ``first + i * step``.
+    ``out`` is a writeable C-contiguous 1-D record array whose items hold the
+    ``kernel.record_size`` bytes the kernel writes from offset 0 (the int64
+    sample id, five float64 fields) and, if the kernel has a hash field, its
+    ``kernel.hash_size`` bytes at byte ``hash_offset`` (-1: no hash).
+    ``bounds`` (``0 = b0 <= b1 <= ... <= len(out)``) cuts records ``0 ..
+    bounds[-1]-1`` into parts.  Record ``i``'s id is ``ids[i]`` if ``ids`` is
+    an int64 array, else ``first + i * step``.
     """
     cdef Py_ssize_t k, nparts = len(bounds) - 1
     cdef int64_t n
     cdef cnp.ndarray arr
+    cdef Kernel kern
+    if not isinstance(kernel, Kernel):
+        raise TypeError(f"kernel should be a dpa kernel (dpa._core.Kernel), not "
+                        f"{type(kernel).__name__}")
+    kern = <Kernel>kernel
+    if kern.fill == NULL or kern.plan == NULL:
+        raise TypeError(f"kernel {type(kernel).__name__} has no fill function")
     if out.ndim != 1 or not out.flags.c_contiguous or not out.flags.writeable:
         raise ValueError("out must be a writeable C-contiguous 1-D array")
-    if out.itemsize < 48:
+    if out.itemsize < kern.record_size:
         raise ValueError("record layout does not fit the item size")
+    if hash_offset != -1:
+        if kern.hash_size <= 0:
+            raise ValueError(f"the {kern.scheme} scheme has no hash field")
+        if hash_offset < kern.record_size or hash_offset > out.itemsize - kern.hash_size:
+            raise ValueError("record layout does not fit the item size")
     if not (1 <= nparts <= DPA_TEAM_MAX_PARTS):
         raise ValueError(f"a job has 1 to {DPA_TEAM_MAX_PARTS} parts, but got {nparts}")
     job.bounds[0] = bounds[0]
@@ -217,18 +296,8 @@ cdef int _job_for(dpa_job *job, kernel, cnp.ndarray out, bounds, ids, int64_t fi
     n = job.bounds[nparts]
     if n > out.shape[0]:
         raise IndexError(f"bounds end at {n}, past the {out.shape[0]} records of out")
-    if isinstance(kernel, DPAKernel):
-        if hash_offset >= 0 and (hash_offset < 48 or hash_offset > out.itemsize - 64):
-            raise ValueError("record layout does not fit the item size")
-        job.kind = DPA_JOB_DPA
-        job.plan = &(<DPAKernel>kernel).plan
-    elif isinstance(kernel, PhiloxKernel):
-        if hash_offset != -1:
-            raise ValueError("the philox scheme has no hash field")
-        job.kind = DPA_JOB_PHILOX
-        job.plan = &(<PhiloxKernel>kernel).plan
-    else:
-        raise TypeError(f"kernel should be a DPAKernel or PhiloxKernel, not {type(kernel).__name__}")
+    job.fill = kern.fill
+    job.plan = kern.plan
     if ids is None:
         job.ids.ids = NULL
         job.ids.first = first

@@ -20,8 +20,11 @@ so that ``verify`` and ``--resume`` recompute records exactly as they were made.
 
 Plug-in by table: :data:`SCHEMES` maps each scheme's name to an object that
 checks its keys, builds its compiled kernel and reads and writes its
-provenance.  A new scheme is its kernel file in ``src/``, its declaration in
-``_core.pyx`` and an entry here; nothing else names schemes.
+provenance.  A new scheme is its kernel file in ``src/`` (a plan and a fill
+function of the one signature ``dpa_fill_fn``, ``src/fill.h``), its kernel
+class in ``_core.pyx`` (a ``_core.Kernel`` that declares the fill function
+and its record layout) and an entry here; nothing else names schemes -- the
+worker team and ``_core.fill`` only call the kernel's fill function.
 """
 
 from __future__ import annotations

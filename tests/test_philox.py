@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import ast
+import json
+import pathlib
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,6 +17,9 @@ import dpa
 from dpa import _core, _reference
 
 MOD = dpa.get_preset("moderate")
+DATA = pathlib.Path(__file__).resolve().parent / "data"
+VECTORS = DATA / "philox-v1-vectors.json"
+MAKER = DATA / "make_philox_vectors.py"
 
 # Random123's known-answer vectors for philox4x32-10, hex:
 # (counter words, key words) -> output words.
@@ -146,3 +155,75 @@ def test_stream_philox():
     s2 = dpa.stream_augmentation_chain(50, MOD, start_id=10, scheme="philox", base_seed=5, epoch=3)
     arr = s2.generate(s2.claim())
     assert [_as_dict(r) for r in arr] == dicts
+
+
+# ---- tests/data/philox-v1-vectors.json: records made from the specification ----
+
+
+@pytest.fixture(scope="module")
+def philox_vectors():
+    data = json.loads(VECTORS.read_text())
+    assert data["scheme"] == "philox-v1" and data["fields"] == list(dpa.FIELDS)
+    assert len(data["cases"]) >= 30 and sum(len(c["records"]) for c in data["cases"]) >= 250
+    return data
+
+
+def _bits(values):
+    return np.array(values, dtype=np.float64).view(np.uint64).tolist()
+
+
+def test_vectors_file_known_answers(philox_vectors):
+    kat = philox_vectors["philox4x32_10"]
+    assert [k["counter"] for k in kat] == [_words(c) for c, _, _ in KAT]
+    for k in kat:
+        assert _core.philox4x32_10(k["counter"], k["key"]) == k["output"]
+        assert list(_reference.philox4x32_10(tuple(k["counter"]), tuple(k["key"]))) == k["output"]
+
+
+def test_vectors_file(kernel_path, philox_vectors):
+    """dpa.generate gives the file's values exactly, on every kernel path, in
+    one part and through the worker team."""
+    for case in philox_vectors["cases"]:
+        config = dpa.AugmentationConfig.from_dict(case["config"])
+        if "preset" in case:
+            assert dpa.get_preset(case["preset"]) == config
+        ids = [r["sample_id"] for r in case["records"]]
+        kwargs = dict(scheme="philox", base_seed=case["base_seed"], epoch=case["epoch"])
+        got = dpa.generate(ids, config, **kwargs)
+        assert got["sample_id"].tolist() == ids
+        for f in dpa.FIELDS:
+            want = [r[f] for r in case["records"]]
+            assert got[f].tolist() == want, (case["base_seed"], case["epoch"], f)
+            assert _bits(got[f]) == _bits(want)  # -0.0 too
+        # enough records for two threads: the parts give the same bytes
+        tiled = dpa.generate(np.tile(np.array(ids, dtype=np.int64), 1100), config, threads=2,
+                             **kwargs)
+        assert tiled.tobytes() == np.tile(got, 1100).tobytes()
+
+
+def test_reference_equals_vectors_file(philox_vectors):
+    for case in philox_vectors["cases"]:
+        config = dpa.AugmentationConfig.from_dict(case["config"])
+        for r in case["records"]:
+            got = _reference.philox_params(r["sample_id"], config, case["base_seed"], case["epoch"])
+            assert got == {f: r[f] for f in dpa.FIELDS}
+            assert _bits([got[f] for f in dpa.FIELDS]) == _bits([r[f] for f in dpa.FIELDS])
+
+
+def test_vectors_file_is_what_the_standalone_script_makes(tmp_path):
+    """The file is the script's output, and the script uses the standard library
+    only (it implements the specification; it does not ask dpa)."""
+    tree = ast.parse(MAKER.read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0
+            imported.add(node.module.split(".")[0])
+    assert imported and imported <= set(sys.stdlib_module_names) | {"__future__"}, imported
+    out = tmp_path / "philox.json"
+    proc = subprocess.run([sys.executable, "-I", str(MAKER), "--out", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes() == VECTORS.read_bytes()

@@ -140,7 +140,7 @@ def test_fill_rejects_bad_layouts():
         _core.fill(pk, out, [0, 10], None, 0, 1, 48, 0)
     with pytest.raises(ValueError, match="does not fit"):
         _core.fill(dk, out, [0, 10], None, 0, 1, 48, 0)  # no room for a hash
-    with pytest.raises(TypeError, match="DPAKernel or PhiloxKernel"):
+    with pytest.raises(TypeError, match="kernel should be a dpa kernel"):
         _core.fill(object(), out, [0, 10], None, 0, 1, -1, 0)
     with pytest.raises(ValueError, match="covering the records"):
         _core.fill(pk, out, [0, 10], np.arange(9), 0, 1, -1, 0)
@@ -152,3 +152,41 @@ def test_fill_rejects_bad_layouts():
         _core.Team(-1)
     with pytest.raises(ValueError, match="worker index"):
         _core.Team(0).work(0)
+
+
+@pytest.mark.parametrize("scheme", dpa.SCHEMES)
+def test_kernels_declare_what_fill_needs(scheme):
+    """Every scheme's kernel is a _core.Kernel whose declared layout matches the
+    registry (dpa.seeding) and the record dtypes: fill asks nothing else of it."""
+    seeding = dpa.Seeding.from_args(scheme)
+    kernel = seeding.kernel(MOD)
+    assert isinstance(kernel, _core.Kernel)
+    assert kernel.scheme == scheme
+    assert kernel.has_hash == seeding.has_hash
+    assert kernel.record_size == records.PARAM_DTYPE.itemsize
+    if kernel.has_hash:
+        assert kernel.hash_size == records.PARAM_HASH_DTYPE.fields["hash"][0].itemsize
+        assert records.HASH_OFFSET >= kernel.record_size
+    else:
+        assert kernel.hash_size == 0
+
+
+def test_fill_checks_layout_from_the_kernels_declaration():
+    dk = dpa.Seeding().kernel(MOD)
+    pk = dpa.Seeding("philox").kernel(MOD)
+    wide = np.zeros(10, records.PARAM_HASH_DTYPE)
+    # room for the hash: the DPA kernel takes it, philox declares none
+    _core.fill(dk, wide, [0, 10], None, 0, 1, records.HASH_OFFSET, 0)
+    assert wide["hash"][3] == dpa.generate([3], MOD, hash=True)["hash"][0]
+    with pytest.raises(ValueError, match="the philox scheme has no hash field"):
+        _core.fill(pk, wide, [0, 10], None, 0, 1, records.HASH_OFFSET, 0)
+    for offset in (-5, 0, 47, records.HASH_OFFSET + 1):
+        with pytest.raises(ValueError, match="does not fit"):
+            _core.fill(dk, wide, [0, 10], None, 0, 1, offset, 0)
+    narrow = np.zeros(10, [("sample_id", "<i8"), ("rotation", "<f8")])
+    for kernel in (dk, pk):
+        with pytest.raises(ValueError, match="does not fit"):
+            _core.fill(kernel, narrow, [0, 10], None, 0, 1, -1, 0)
+    # the base type alone has no fill function and is refused, not called
+    with pytest.raises(TypeError, match="has no fill function"):
+        _core.fill(_core.Kernel(), np.zeros(10, dpa.PARAM_DTYPE), [0, 10], None, 0, 1, -1, 0)

@@ -11,12 +11,12 @@
  */
 #include "dpa_kernel.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #define DPA_X86 1
-#include <cpuid.h>
 #include <immintrin.h>
 #else
 #define DPA_X86 0
@@ -83,8 +83,10 @@ static inline uint32_t hex_word(uint32_t x)
 #define MT_N_KEEP 19 /* state words 2..10 (slots 0..8) and 397..406 (9..18) */
 #define MT_KEEP_HI 9
 
-/* init_genrand(19650218): the state init_by_array starts from; constant. */
+/* init_genrand(19650218): the state init_by_array starts from; constant,
+ * built once by the first dpa_fill() (mt_init_once). */
 static uint32_t MT_INIT[MT_N];
+static pthread_once_t mt_init_once = PTHREAD_ONCE_INIT;
 
 static void mt_init_table(void)
 {
@@ -278,28 +280,7 @@ static void compress_bytes_portable(uint32_t st[8], const unsigned char *block)
     st[4] += e; st[5] += f; st[6] += g; st[7] += h;
 }
 
-/* ---- dispatch ----------------------------------------------------------- */
-
-int dpa_cpu_paths(void)
-{
-    static int cached = -1;
-    int paths = 0;
-    if (cached >= 0) return cached;
-#if DPA_X86
-    {
-        unsigned int eax, ebx, ecx, edx;
-        __builtin_cpu_init();
-        if (__builtin_cpu_supports("avx2")) paths |= DPA_PATH_AVX2;
-        /* CPUID.(EAX=7,ECX=0):EBX bit 29 is SHA; it needs SSE4.1 and SSSE3 too. */
-        if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (ebx & (1u << 29)) &&
-            __builtin_cpu_supports("sse4.1") && __builtin_cpu_supports("ssse3"))
-            paths |= DPA_PATH_SHANI;
-    }
-#endif
-    mt_init_table(); /* idempotent; done here so the first call sets it up */
-    cached = paths;
-    return paths;
-}
+/* ---- constant blocks; one compression, dispatched ----------------------- */
 
 void dpa_expand_block(const unsigned char block[64], uint32_t wk[64])
 {
@@ -355,9 +336,10 @@ static void write_hex(char *dst, const uint32_t h[8])
         for (j = 0; j < 8; j++) dst[8 * k + j] = digits[(h[k] >> (28 - 4 * j)) & 0xfu];
 }
 
-int dpa_fill(const dpa_plan *p, const dpa_ids *ids, char *rec, int64_t n,
-             int64_t itemsize, int64_t hash_offset, int paths)
+int dpa_fill(const void *plan, const dpa_ids *ids, char *rec, int64_t n, int64_t itemsize,
+             int64_t hash_offset, int paths)
 {
+    const dpa_plan *p = (const dpa_plan *)plan;
     /* Scratch: per-lane first messages, message words, states, MT outputs. */
     const int64_t msg_cap = 64 * ((p->prefix_len + 20 + 9 + 63) / 64);
     unsigned char *msgs = (unsigned char *)malloc((size_t)(msg_cap * DPA_GROUP));
@@ -372,6 +354,7 @@ int dpa_fill(const dpa_plan *p, const dpa_ids *ids, char *rec, int64_t n,
         free(w);
         return -1;
     }
+    pthread_once(&mt_init_once, mt_init_table);
     paths &= dpa_cpu_paths();
     use_avx2 = (paths & DPA_PATH_AVX2) != 0;
     use_shani = (paths & DPA_PATH_SHANI) != 0;

@@ -18,7 +18,8 @@
  *   2. group kernels: DPA_GROUP samples at a time, lane-major so the compiler
  *      vectorizes across samples (portable build and an AVX2 clone of the same
  *      source), plus a SHA-NI chain for CPUs that have it;
- *   3. dpa_fill(): loops over groups and writes records.
+ *   3. dpa_fill(): loops over groups and writes records; it is this
+ *      scheme's dpa_fill_fn (fill.h), which the team calls by pointer.
  *
  * All arithmetic is on 32-bit integers except the final uniform, which is
  * compiled without FP contraction so that low + span * u is never an FMA.
@@ -30,11 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DPA_NFIELDS 5
-
-/* Bits of dpa_fill's `paths` argument. 0 is the portable path. */
-#define DPA_PATH_AVX2 1
-#define DPA_PATH_SHANI 2
+#include "fill.h"
 
 typedef struct {
     const unsigned char *prefix; /* bytes hashed before decimal(sample_id) */
@@ -47,33 +44,22 @@ typedef struct {
     double span[DPA_NFIELDS];    /* float(high - low) per field */
 } dpa_plan;
 
-/* Which accelerated paths this CPU supports (DPA_PATH_* bits). */
-int dpa_cpu_paths(void);
+/* Bytes of the hex digest DPA records can carry. */
+#define DPA_HASH_SIZE 64
 
 /* Fill the 64 words W[t] + K[t] of one constant 64-byte block. */
 void dpa_expand_block(const unsigned char block[64], uint32_t wk[64]);
 
-/* Sample ids of a block of records: ids[i] if ids is not NULL, else
- * first + i * step (the caller guarantees every value fits in int64). */
-typedef struct {
-    const int64_t *ids;
-    int64_t first, step;
-} dpa_ids;
-
-static inline int64_t dpa_id_at(const dpa_ids *s, int64_t i)
-{
-    return s->ids ? s->ids[i] : (int64_t)((uint64_t)s->first + (uint64_t)i * (uint64_t)s->step);
-}
-
 /*
- * Fill n records of `itemsize` bytes at `rec`, one pass: each record gets its
- * int64 sample id at offset 0, five float64 fields at offsets 8 .. 40, and
- * the 64-character hex digest at `hash_offset` when it is >= 0.  `paths`
+ * The scheme's dpa_fill_fn (fill.h); `plan` is a dpa_plan.  Fills n records
+ * of `itemsize` bytes at `rec`, one pass: each record gets its int64 sample
+ * id at offset 0, five float64 fields at offsets 8 .. 40, and the
+ * 64-character hex digest at `hash_offset` when it is >= 0.  `paths`
  * selects accelerated paths (masked by dpa_cpu_paths()).
  * Returns 0, or -1 if scratch memory could not be allocated.
  */
-int dpa_fill(const dpa_plan *plan, const dpa_ids *ids, char *rec, int64_t n,
-             int64_t itemsize, int64_t hash_offset, int paths);
+int dpa_fill(const void *plan, const dpa_ids *ids, char *rec, int64_t n, int64_t itemsize,
+             int64_t hash_offset, int paths);
 
 /* One SHA-256 compression of a 64-byte block, for measuring the hash limit. */
 void dpa_sha256_compress_bytes(uint32_t state[8], const unsigned char block[64],

@@ -163,15 +163,18 @@ static void philox_fill_avx2(const philox_plan *p, const dpa_ids *ids, char *rec
 #pragma GCC pop_options
 #endif
 
-void dpa_philox_fill(const philox_plan *p, const dpa_ids *ids, char *rec, int64_t n,
-                     int64_t itemsize, int paths)
+int dpa_philox_fill(const void *plan, const dpa_ids *ids, char *rec, int64_t n,
+                    int64_t itemsize, int64_t hash_offset, int paths)
 {
+    const philox_plan *p = (const philox_plan *)plan;
+    (void)hash_offset; /* no hash field */
 #if PHILOX_X86
     if (paths & dpa_cpu_paths() & DPA_PATH_AVX2) {
         philox_fill_avx2(p, ids, rec, n, itemsize);
-        return;
+        return 0;
     }
 #endif
     (void)paths;
     philox_fill_portable(p, ids, 0, rec, n, itemsize);
+    return 0;
 }

@@ -20,7 +20,7 @@
 
 #include <stdint.h>
 
-#include "dpa_kernel.h"
+#include "fill.h"
 
 typedef struct {
     uint32_t key[2];
@@ -32,9 +32,12 @@ typedef struct {
 /* One Philox4x32-10 block: out = philox(ctr, key). */
 void dpa_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
 
-/* Fill n records, itemsize bytes apart, in one pass: the int64 sample id at
- * offset 0 and five float64 at offsets 8..40.  `paths` as in dpa_fill. */
-void dpa_philox_fill(const philox_plan *plan, const dpa_ids *ids, char *rec, int64_t n,
-                     int64_t itemsize, int paths);
+/* The scheme's dpa_fill_fn (fill.h); `plan` is a philox_plan.  Fills n
+ * records, itemsize bytes apart, in one pass: the int64 sample id at offset 0
+ * and five float64 at offsets 8..40.  philox-v1 has no hash field, so
+ * `hash_offset` is ignored (callers pass -1).  `paths` as in fill.h; only
+ * DPA_PATH_AVX2 has code of its own.  Always returns 0 (no scratch memory). */
+int dpa_philox_fill(const void *plan, const dpa_ids *ids, char *rec, int64_t n,
+                    int64_t itemsize, int64_t hash_offset, int paths);
 
 #endif

@@ -24,8 +24,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "philox_kernel.h"
-
 /* A worker's job counter, alone on its cache line. */
 typedef struct {
     _Alignas(64) atomic_uint_fast64_t generation;
@@ -130,12 +128,7 @@ static int run_range(const dpa_job *job, int64_t a, int64_t n)
         ids.ids += a;
     else
         ids.first = (int64_t)((uint64_t)ids.first + (uint64_t)a * (uint64_t)ids.step);
-    if (job->kind == DPA_JOB_PHILOX) {
-        dpa_philox_fill((const philox_plan *)job->plan, &ids, rec, n, job->itemsize, job->paths);
-        return 0;
-    }
-    return dpa_fill((const dpa_plan *)job->plan, &ids, rec, n, job->itemsize, job->hash_offset,
-                    job->paths);
+    return job->fill(job->plan, &ids, rec, n, job->itemsize, job->hash_offset, job->paths);
 }
 
 int dpa_job_run_part(const dpa_job *job, int part)

@@ -3,9 +3,18 @@
  *
  * The workers are Python threads (dpa.engine starts them with `threading`)
  * that call dpa_team_work() with the GIL released and stay in C until the
- * team stops.  A job (which kernel, its plan, the ids, the output and each
- * part's bounds) is handed over through shared memory, never through Python
- * objects, so no GIL is taken on the way.
+ * team stops.  A job (the kernel's fill function and plan, the ids, the
+ * output and each part's bounds) is handed over through shared memory, never
+ * through Python objects, so no GIL is taken on the way.
+ *
+ * The team knows no scheme.  A job carries a fill function of the one
+ * signature dpa_fill_fn (fill.h) and an opaque plan, and the team calls
+ * fill(plan, ids, rec, n, ...) for each piece of records.  A new scheme is
+ *   1. its kernel file in src/ (a plan struct and a dpa_fill_fn),
+ *   2. its kernel class in _core.pyx (a subclass of Kernel that builds the
+ *      plan and declares the fill function and record layout), and
+ *   3. its entry in the scheme table of dpa/seeding.py;
+ * nothing here or in team.c changes.
  *
  * Why not a Python executor: on virtual machines waking a sleeping thread
  * costs on the order of 100 microseconds, and a Python handoff wakes several
@@ -25,12 +34,10 @@
 
 #include <stdint.h>
 
-#include "dpa_kernel.h"
+#include "fill.h"
 
 /* At most this many parts per job (the caller plus 255 workers). */
 #define DPA_TEAM_MAX_PARTS 256
-
-enum { DPA_JOB_DPA = 0, DPA_JOB_PHILOX = 1 };
 
 /* One fill job over records [0, bounds[nparts]).  With chunk == 0 part k is
  * records [bounds[k], bounds[k+1]); with chunk > 0 (in a team) the nparts
@@ -40,12 +47,12 @@ enum { DPA_JOB_DPA = 0, DPA_JOB_PHILOX = 1 };
  * up the others by one small piece at most.  Either way each record is
  * written once, by the same function of its id. */
 typedef struct {
-    int kind;                 /* DPA_JOB_DPA or DPA_JOB_PHILOX */
-    const void *plan;         /* dpa_plan or philox_plan */
+    dpa_fill_fn fill;         /* the scheme's kernel (fill.h) */
+    const void *plan;         /* its plan, passed to fill as it is */
     dpa_ids ids;              /* the ids of record 0 onwards */
     char *rec;                /* record 0 */
     int64_t itemsize;
-    int64_t hash_offset;      /* DPA_JOB_DPA only; -1 for none */
+    int64_t hash_offset;      /* passed to fill; -1 for none */
     int paths;
     int nparts;               /* 1 .. DPA_TEAM_MAX_PARTS */
     int64_t chunk;            /* 0: static parts; > 0: smallest piece, records */
