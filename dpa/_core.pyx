@@ -95,6 +95,8 @@ cdef extern from "src/team.h" nogil:
         int64_t chunk
         int64_t max_chunk
         int64_t grain
+        int64_t row_len
+        int64_t row_step
         int64_t bounds[257]
     ctypedef struct dpa_team:
         pass
@@ -345,15 +347,24 @@ cdef int _job_for(dpa_job *job, kernel, cnp.ndarray out, bounds, ids, int64_t fi
     job.chunk = 0
     job.max_chunk = 0
     job.grain = 1
+    job.row_len = 0
+    job.row_step = 0
     return 0
 
 
-cdef int _pieces(dpa_job *job, int64_t chunk, int64_t max_chunk, int64_t grain) except -1:
+cdef int _pieces(dpa_job *job, int64_t chunk, int64_t max_chunk, int64_t grain,
+                 int64_t row_len, int64_t row_step) except -1:
+    """Piece sizes and the row layout (``row_len > 0``: ids ``first + r *
+    row_step + j * step`` for record ``j`` of row ``r``; no id array)."""
     if chunk < 0 or max_chunk < 0 or grain < 1:
         raise ValueError("chunk and max_chunk must be non-negative and grain positive")
+    if row_len < 0 or (row_len > 0 and job.ids.ids != NULL):
+        raise ValueError("rows need ids given as first and step, and row_len >= 0")
     job.chunk = chunk
     job.max_chunk = max_chunk
     job.grain = grain
+    job.row_len = row_len
+    job.row_step = row_step
     return 0
 
 
@@ -442,7 +453,7 @@ cdef class Team:
 
     def start(self, kernel, cnp.ndarray out, bounds, ids, int64_t first, int64_t step,
               int hash_offset, int paths, int64_t chunk, int64_t max_chunk=0,
-              int64_t grain=1):
+              int64_t grain=1, int64_t row_len=0, int64_t row_step=0):
         """Post a background job and return its generation at once.
 
         The ``len(bounds) - 1`` parts (or, with ``chunk > 0``, guided pieces)
@@ -453,7 +464,7 @@ cdef class Team:
         """
         cdef dpa_job job
         _job_for(&job, kernel, out, bounds, ids, first, step, hash_offset, paths)
-        _pieces(&job, chunk, max_chunk, grain)
+        _pieces(&job, chunk, max_chunk, grain, row_len, row_step)
         if job.nparts >= DPA_TEAM_MAX_PARTS:
             raise ValueError(f"a background job has at most {DPA_TEAM_MAX_PARTS - 1} parts")
         return dpa_team_start(self.team, &job, 0)
@@ -492,7 +503,8 @@ MAX_PARTS = DPA_TEAM_MAX_PARTS
 
 
 def fill(kernel, cnp.ndarray out, bounds, ids, int64_t first, int64_t step, int hash_offset,
-         int paths, Team team=None, int64_t chunk=0, int64_t max_chunk=0, int64_t grain=1):
+         int paths, Team team=None, int64_t chunk=0, int64_t max_chunk=0, int64_t grain=1,
+         int64_t row_len=0, int64_t row_step=0):
     """Fill records ``out[:bounds[-1]]`` with ``kernel``, the GIL released.
 
     Part ``k`` is records ``bounds[k] .. bounds[k+1]-1`` (an int ``n``: one
@@ -501,7 +513,9 @@ def fill(kernel, cnp.ndarray out, bounds, ids, int64_t first, int64_t step, int 
     ``chunk > 0``, these ``len(bounds) - 1`` threads instead take guided
     pieces of ``chunk`` to ``max_chunk`` records (0: no upper limit), multiples
     of ``grain``, until all are done (``src/team.h``).  Without ``team``, this
-    thread fills them all, in pieces of at most ``max_chunk``.
+    thread fills them all, in pieces of at most ``max_chunk``.  With
+    ``row_len > 0`` (and ``ids`` None) record ``j`` of row ``r`` (records
+    ``r * row_len ..``) is sample ``first + r * row_step + j * step``.
 
     A call longer than 0.1 s looks at Python's signals every 0.1 s: a
     KeyboardInterrupt stops every participant after its current piece, and
@@ -511,7 +525,7 @@ def fill(kernel, cnp.ndarray out, bounds, ids, int64_t first, int64_t step, int 
     cdef dpa_job job
     cdef uint64_t gen
     _job_for(&job, kernel, out, bounds, ids, first, step, hash_offset, paths)
-    _pieces(&job, chunk, max_chunk, grain)
+    _pieces(&job, chunk, max_chunk, grain, row_len, row_step)
     if team is None or job.nparts <= 1:
         _run_here(&job)
     else:

@@ -112,7 +112,7 @@ class Background:
 
     def __init__(self, team: _Team, args: tuple[Any, ...], parts: int) -> None:
         self._team = team
-        self._args = args  # kernel, out, n, ids, first, step, hash_offset, paths, pieces
+        self._args = args  # kernel, out, n, ids, first, step, hash_offset, paths, layout
         self._parts = parts
         self._state = _LAZY
         self._gen = 0
@@ -134,6 +134,27 @@ class Background:
             return self._team._core_team().poll(self._gen) == 1
         return self._state == _DONE
 
+    def _join(self) -> None:
+        """If this job owns the team, wait until its workers are done with it."""
+        team = self._team
+        with team._lock:
+            owned = team._owner is self
+            self._joining = owned
+        if not owned:
+            return
+        core = team._core_team()
+        try:
+            while not core.join(self._gen, _SLICE_S):
+                pass  # Python looks at its signals here
+        except BaseException:
+            core.cancel(self._gen)
+            core.join(self._gen)
+            team._release(self, _FAILED)
+            raise
+        finally:
+            self._joining = False
+        team._release(self, _DONE)
+
     def wait(self) -> np.ndarray:
         """Block until every record is written; return the output.
 
@@ -143,28 +164,12 @@ class Background:
         """
         if self._state == _DONE:
             return self.out
-        team = self._team
         if not self._stale():
-            with team._lock:
-                owned = team._owner is self
-                self._joining = owned
-            if owned:  # running, or cancelled with pieces maybe still running
-                core = team._core_team()
-                try:
-                    while not core.join(self._gen, _SLICE_S):
-                        pass  # Python looks at its signals here
-                except BaseException:
-                    core.cancel(self._gen)
-                    core.join(self._gen)
-                    team._release(self, _FAILED)
-                    raise
-                finally:
-                    self._joining = False
-                team._release(self, _DONE)
+            self._join()  # running, or cancelled with pieces maybe still running
         if self._state != _DONE:  # lazy, cancelled, failed, or left behind by a fork
-            kernel, out, n, ids, first, step, hash_offset, paths, pieces = self._args
+            kernel, out, n, ids, first, step, hash_offset, paths, layout = self._args
             bounds = [n * k // self._parts for k in range(self._parts + 1)]
-            _team_now().fill(kernel, out, bounds, ids, first, step, hash_offset, paths, *pieces)
+            _team_now().fill(kernel, out, bounds, ids, first, step, hash_offset, paths, *layout)
             self._state = _DONE
         return self.out
 
@@ -178,6 +183,13 @@ class Background:
         if self._state == _RUNNING and not self._stale():
             self._team._core_team().cancel(self._gen)
             self._state = _FAILED
+
+    def stop(self) -> None:
+        """Cancel the job and wait until no worker writes into the output any
+        more (one piece at most); the output is left incomplete."""
+        self.cancel()
+        if not self._stale():
+            self._join()
 
 
 class _Team:
@@ -232,12 +244,10 @@ class _Team:
                 self._owner = None
 
     def fill(self, kernel: Any, out: np.ndarray, bounds: list[int], ids: np.ndarray | None,
-             first: int, step: int, hash_offset: int, paths: int, chunk: int = 0,
-             max_chunk: int = 0, grain: int = 1) -> None:
+             first: int, step: int, hash_offset: int, paths: int, *layout: int) -> None:
         """``_core.fill`` with part ``k`` in worker ``k`` when the team is free."""
         if len(bounds) == 2:
-            _core.fill(kernel, out, bounds, ids, first, step, hash_offset, paths, None, chunk,
-                       max_chunk, grain)
+            _core.fill(kernel, out, bounds, ids, first, step, hash_offset, paths, None, *layout)
             return
         claimed = False
         try:
@@ -246,19 +256,17 @@ class _Team:
                 if claimed:
                     self._grow(len(bounds) - 2)
             _core.fill(kernel, out, bounds, ids, first, step, hash_offset, paths,
-                       self._team if claimed else None, chunk, max_chunk, grain)
+                       self._team if claimed else None, *layout)
         finally:
             if claimed:
                 self._owner = None
 
     def start(self, kernel: Any, out: np.ndarray, parts: int, ids: np.ndarray | None,
-              first: int, step: int, hash_offset: int, paths: int, chunk: int,
-              max_chunk: int, grain: int) -> Background:
-        """Fill ``out[:n]`` in ``parts`` workers while the caller goes on (see :func:`start`)."""
-        n = len(out) if ids is None else len(ids)
-        n = min(n, len(out))
+              first: int, step: int, hash_offset: int, paths: int, *layout: int) -> Background:
+        """Fill ``out`` in ``parts`` workers while the caller goes on (see :func:`start`)."""
+        n = len(out)
         handle = Background(self, (kernel, out, n, ids, first, step, hash_offset, paths,
-                                   (chunk, max_chunk, grain)), parts)
+                                   layout), parts)
         if parts < 1 or n == 0:
             return handle
         with self._lock:
@@ -267,7 +275,7 @@ class _Team:
                     self._grow(parts)
                     bounds = [n * k // parts for k in range(parts + 1)]
                     handle._gen = self._team.start(kernel, out, bounds, ids, first, step,
-                                                   hash_offset, paths, chunk, max_chunk, grain)
+                                                   hash_offset, paths, *layout)
                     handle._state = _RUNNING
                 finally:
                     if handle._state != _RUNNING:
@@ -309,28 +317,25 @@ if hasattr(os, "register_at_fork"):
 
 
 def fill(kernel: Any, out: np.ndarray, bounds: list[int], ids: np.ndarray | None,
-         first: int, step: int, hash_offset: int, paths: int, chunk: int = 0,
-         max_chunk: int = 0, grain: int = 1) -> None:
+         first: int, step: int, hash_offset: int, paths: int, *layout: int) -> None:
     """Fill ``out[:bounds[-1]]`` with ``kernel``: part ``k`` of ``bounds`` in
-    worker ``k`` (see ``_core.fill`` for the arguments)."""
-    _team.fill(kernel, out, bounds, ids, first, step, hash_offset, paths, chunk, max_chunk,
-               grain)
+    worker ``k``; ``layout`` is ``(chunk, max_chunk, grain, row_len, row_step)``
+    (see ``_core.fill`` for the arguments)."""
+    _team.fill(kernel, out, bounds, ids, first, step, hash_offset, paths, *layout)
 
 
 def start(kernel: Any, out: np.ndarray, parts: int, ids: np.ndarray | None, first: int,
-          step: int, hash_offset: int, paths: int, chunk: int, max_chunk: int = 0,
-          grain: int = 1) -> Background:
-    """Fill ``out`` (``len(ids)`` records if ids are given) in ``parts`` workers,
-    in the background; returns the :class:`Background` handle.
+          step: int, hash_offset: int, paths: int, *layout: int) -> Background:
+    """Fill all of ``out`` in ``parts`` workers, in the background; returns the
+    :class:`Background` handle.
 
-    The workers take guided pieces (``chunk`` to ``max_chunk`` records,
-    multiples of ``grain``); the caller takes none and should not hand ``out``
-    to anybody before :meth:`Background.wait` returned.  If the team is owned
-    by another job, nothing runs until ``wait``, which then fills ``out`` in
-    the foreground.
+    ``layout`` is ``(chunk, max_chunk, grain, row_len, row_step)`` as in
+    ``_core.fill``, with ``chunk > 0``: the workers take guided pieces; the
+    caller takes none and should not hand ``out`` to anybody before
+    :meth:`Background.wait` returned.  If the team is owned by another job,
+    nothing runs until ``wait``, which then fills ``out`` in the foreground.
     """
-    return _team.start(kernel, out, parts, ids, first, step, hash_offset, paths, chunk,
-                       max_chunk, grain)
+    return _team.start(kernel, out, parts, ids, first, step, hash_offset, paths, *layout)
 
 
 def team() -> _Team:

@@ -151,9 +151,43 @@ class _Plan:
             threads = default_threads()
         return max(1, min(threads, most, _team.MAX_PARTS))
 
-    def pieces(self) -> tuple[int, int, int]:
-        """``(chunk, max_chunk, grain)`` of the team's guided pieces."""
-        return self.chunk, self.max_chunk, self.grain
+    def layout(self, rows: tuple[int, int] = (0, 0)) -> tuple[int, ...]:
+        """``(chunk, max_chunk, grain, row_len, row_step)`` for ``_core.fill``:
+        the team's guided pieces, and the rows of :class:`IdRows` ids."""
+        return (self.chunk, self.max_chunk, self.grain) + rows
+
+
+class IdRows:
+    """IdRows(first, step, row_len, row_step, rows)
+
+    Sample ids laid out in rows, never materialised: record ``j`` of row ``r``
+    (record ``r * row_len + j``) is sample ``first + r * row_step + j * step``.
+    Round-robin batches of a range are rows of one such job.  Accepted as
+    ``ids`` by :func:`generate_seeded` and :func:`generate_background`
+    (internal; the batch engine makes them).
+    """
+
+    __slots__ = ("first", "step", "row_len", "row_step", "rows")
+
+    def __init__(self, first: int, step: int, row_len: int, row_step: int, rows: int) -> None:
+        if row_len < 1 or rows < 1:
+            raise ValueError(f"IdRows needs row_len and rows >= 1, got {row_len}, {rows}")
+        last_col = first + (row_len - 1) * step
+        corners = (first, last_col, first + (rows - 1) * row_step,
+                   last_col + (rows - 1) * row_step)
+        if min(corners) < 0 or max(corners) > MAX_SAMPLE_ID:
+            raise ValueError("IdRows holds sample ids outside [0, 2**63-1]")
+        self.first, self.step, self.row_len, self.row_step, self.rows = (
+            first, step, row_len, row_step, rows)
+
+    def __len__(self) -> int:
+        return self.row_len * self.rows
+
+    def row(self, r: int) -> range:
+        """The ids of row ``r``, as a range."""
+        start = self.first + r * self.row_step
+        return range(start, start + self.row_len * self.step, self.step) if self.step else \
+            range(start, start + 1)
 
 
 #: Plans by identity of (seeding, config): a lookup costs a dict probe, not
@@ -270,7 +304,7 @@ def generate(
 
 def _prepare(ids: Any, config: AugmentationConfig | None, seeding: Seeding,
              out: np.ndarray | None, threads: Any, hash: Any) -> tuple[Any, ...]:
-    """Check a call's arguments: ``(plan, n, id_array, first, step, out,
+    """Check a call's arguments: ``(plan, n, id_array, first, step, rows, out,
     hash_offset, threads)``, ``out`` allocated if not given."""
     p = plan(seeding, config)
     if hash is False:
@@ -284,9 +318,13 @@ def _prepare(ids: Any, config: AugmentationConfig | None, seeding: Seeding,
         hash_offset, dtype = -1, PARAM_DTYPE
     if threads is not None:
         threads = check_positive_int(threads, "threads")
+    rows = (0, 0)
     if type(ids) is range:
         n, first, step = check_id_range(ids)
         id_array = None
+    elif type(ids) is IdRows:
+        n, first, step, id_array = len(ids), ids.first, ids.step, None
+        rows = (ids.row_len, ids.row_step)
     else:
         n, ids_ = check_ids(ids)
         if isinstance(ids_, range):
@@ -297,7 +335,7 @@ def _prepare(ids: Any, config: AugmentationConfig | None, seeding: Seeding,
     out = records(n, dtype) if out is None else check_out(out, n, dtype)
     if id_array is not None and n and np.may_share_memory(id_array, out):
         id_array = id_array.copy()  # the ids would be overwritten as they are read
-    return p, n, id_array, first, step, out, hash_offset, threads
+    return p, n, id_array, first, step, rows, out, hash_offset, threads
 
 
 def generate_seeded(ids: Any, config: AugmentationConfig | None, seeding: Seeding, *,
@@ -309,17 +347,17 @@ def generate_seeded(ids: Any, config: AugmentationConfig | None, seeding: Seedin
     what streams, samplers and verification call, so that every path seeds
     records the same way.
     """
-    p, n, id_array, first, step, out, hash_offset, threads = _prepare(
+    p, n, id_array, first, step, rows, out, hash_offset, threads = _prepare(
         ids, config, seeding, out, threads, hash)
     if n == 0:
         return out
     parts = p.parts(n, threads)
     if parts == 1:
         _core.fill(p.kernel, out, n, id_array, first, step, hash_offset, _paths, None, 0,
-                   p.max_chunk, p.grain)
+                   p.max_chunk, p.grain, *rows)
     else:
         _team.fill(p.kernel, out, [n * k // parts for k in range(parts + 1)], id_array, first,
-                   step, hash_offset, _paths, *p.pieces())
+                   step, hash_offset, _paths, *p.layout(rows))
     return out
 
 
@@ -339,13 +377,13 @@ def generate_background(ids: Any, config: AugmentationConfig | None, seeding: Se
     array must not change.  The records are those :func:`generate_seeded`
     gives, bit for bit.
     """
-    p, n, id_array, first, step, out, hash_offset, threads = _prepare(
+    p, n, id_array, first, step, rows, out, hash_offset, threads = _prepare(
         ids, config, seeding, out, threads, hash)
     if threads is None:
         threads = default_threads()
     workers = max(1, min(threads, n // p.part_records, _team.MAX_PARTS - 1))
     return _team.start(p.kernel, out, workers if n else 0, id_array, first, step,
-                       hash_offset, _paths, *p.pieces())
+                       hash_offset, _paths, *p.layout(rows))
 
 
 def records(n: int, dtype: np.dtype) -> np.ndarray:

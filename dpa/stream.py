@@ -133,6 +133,22 @@ class ParamStream(Iterator):
         self._buffer = []
         return rest
 
+    def take_positions(self, count: int) -> tuple[int, int]:
+        """Consume up to ``count`` samples for an array consumer.
+
+        Returns ``(start, n)``: the consumer generates positions ``start ..
+        start + n - 1`` of ``ids`` itself (``n`` is 0 at the end).  What
+        plain iteration generated ahead is dropped, as by :meth:`claim`.
+        """
+        start = self.position
+        n = min(count, len(self.ids) - start)
+        if n <= 0:
+            return start, 0
+        if self._buffer:
+            self._buffer = []
+        self.position = start + n
+        return start, n
+
     def blocks(self, block_size: int, hash: bool = False) -> Iterator[np.ndarray]:
         """Claim the rest of the stream and yield it as arrays of ``block_size``."""
         block_size = check_positive_int(block_size, "block_size")

@@ -125,17 +125,40 @@ dpa_team *dpa_team_new(int64_t spin_ns)
 
 /* ---- pieces of a job ------------------------------------------------------ */
 
+static inline int64_t id_add(int64_t a, int64_t k, int64_t step)
+{
+    return (int64_t)((uint64_t)a + (uint64_t)k * (uint64_t)step);  /* no signed overflow */
+}
+
 int dpa_job_run_range(const dpa_job *job, int64_t a, int64_t n)
 {
     dpa_ids ids = job->ids;
-    char *rec = job->rec + a * job->itemsize;
+    int64_t row, j, take;
+    int rc = 0;
     if (n <= 0)
         return 0;
-    if (ids.ids != NULL)
+    if (ids.ids != NULL) {
         ids.ids += a;
-    else
-        ids.first = (int64_t)((uint64_t)ids.first + (uint64_t)a * (uint64_t)ids.step);
-    return job->fill(job->plan, &ids, rec, n, job->itemsize, job->hash_offset, job->paths);
+        return job->fill(job->plan, &ids, job->rec + a * job->itemsize, n, job->itemsize,
+                         job->hash_offset, job->paths);
+    }
+    if (job->row_len <= 0) {
+        ids.first = id_add(ids.first, a, ids.step);
+        return job->fill(job->plan, &ids, job->rec + a * job->itemsize, n, job->itemsize,
+                         job->hash_offset, job->paths);
+    }
+    while (n > 0) {  /* rows: one call per row's share of the range */
+        row = a / job->row_len;
+        j = a % job->row_len;
+        take = job->row_len - j < n ? job->row_len - j : n;
+        ids.first = id_add(id_add(job->ids.first, row, job->row_step), j, ids.step);
+        if (job->fill(job->plan, &ids, job->rec + a * job->itemsize, take, job->itemsize,
+                      job->hash_offset, job->paths) != 0)
+            rc = -1;
+        a += take;
+        n -= take;
+    }
+    return rc;
 }
 
 int dpa_job_run_part(const dpa_job *job, int part)

@@ -57,7 +57,11 @@
 /* At most this many parts per job (the caller plus 255 workers). */
 #define DPA_TEAM_MAX_PARTS 256
 
-/* One fill job over records [0, bounds[nparts]).  With chunk == 0 part k is
+/* One fill job over records [0, bounds[nparts]).  Record i's id is
+ * dpa_id_at(&ids, i); with row_len > 0 the records are instead rows of
+ * row_len records, row r's record j having id
+ * ids.first + r * row_step + j * ids.step (ids.ids must be NULL) -- the round-robin
+ * batches of a range, one per row, as one job.  With chunk == 0 part k is
  * records [bounds[k], bounds[k+1]); with chunk > 0 (in a team) the nparts
  * participants instead take pieces from a shared cursor until none is left,
  * each piece 1/(2 nparts) of what remains rounded down to a multiple of
@@ -77,6 +81,8 @@ typedef struct {
     int64_t chunk;            /* 0: static parts; > 0: smallest piece, records */
     int64_t max_chunk;        /* largest piece (chunk > 0); 0: no limit */
     int64_t grain;            /* pieces are multiples of this (but the last); >= 1 */
+    int64_t row_len;          /* > 0: records are rows of this many (see above) */
+    int64_t row_step;         /* id distance between the first records of two rows */
     int64_t bounds[DPA_TEAM_MAX_PARTS + 1];
 } dpa_job;
 
