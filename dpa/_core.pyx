@@ -577,4 +577,5 @@ def sha256_compress_loop(Py_ssize_t nblocks, int paths):
             block[0] = <unsigned char>state[0]
     return [state[k] for k in range(8)]
 include "_gather.pxi"
+include "_pool.pxi"
 include "_shuffle.pxi"

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from . import _core, _team
-from ._validate import check_bool, check_id_range, check_ids, check_out, check_positive_int
+from ._validate import check_bool, check_id_range, check_ids, check_int, check_out, check_positive_int
 from .config import DEFAULT_CONFIG, AugmentationConfig
 from .records import HASH_OFFSET, MAX_SAMPLE_ID, PARAM_DTYPE, PARAM_HASH_DTYPE, record_dtype
 from .seeding import SCHEMES, Seeding
@@ -41,6 +41,7 @@ __all__ = [
     "get_kernel_paths",
     "record_dtype",
     "set_kernel_paths",
+    "set_pool_limit",
 ]
 
 default_threads = _team.default_threads
@@ -386,6 +387,55 @@ def generate_background(ids: Any, config: AugmentationConfig | None, seeding: Se
                        hash_offset, _paths, *p.layout(rows))
 
 
+# ---- result arrays ------------------------------------------------------------------
+
+
+def _initial_pool_limit() -> int:
+    """``DPA_POOL_MB`` MiB if set, else 1 GiB or an eighth of the machine's memory."""
+    env = os.environ.get("DPA_POOL_MB")
+    if env:
+        try:
+            mb = int(env)
+        except ValueError:
+            mb = -1
+        if mb < 0:
+            raise ValueError(f"DPA_POOL_MB should be a non-negative integer, got {env!r}")
+        return mb << 20
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        physical = 8 << 30
+    return min(1 << 30, physical // 8)
+
+
+_pool_limit = _initial_pool_limit()
+_core.pool_set_limit(_pool_limit)
+
+
+def set_pool_limit(nbytes: int) -> int:
+    """set_pool_limit(nbytes)
+
+    Bound the memory kept for new result arrays; returns the previous bound.
+
+    A result array of at least 1 MiB that :func:`generate` allocates (no
+    ``out=``) comes from a pool of mappings whose pages were touched before:
+    when such an array and all its views are gone, its memory is kept, up to
+    ``nbytes`` in all (oldest first out), for the next result of about the
+    same size, which then costs no page faults.  ``0`` keeps nothing (every
+    large result is fresh memory).  The initial bound is ``DPA_POOL_MB``
+    MiB, or else 1 GiB or an eighth of the machine's memory, whichever is
+    smaller.  An array is never reused while it is alive.
+    """
+    global _pool_limit
+    nbytes = check_int(nbytes, "nbytes", minimum=0)
+    previous, _pool_limit = _pool_limit, nbytes
+    _core.pool_set_limit(nbytes)
+    return previous
+
+
 def records(n: int, dtype: np.dtype) -> np.ndarray:
-    """A new record array of ``n`` records of ``dtype`` (what ``generate`` returns)."""
+    """A new record array of ``n`` records of ``dtype`` (what ``generate``
+    returns): from the pool of touched pages when large (:func:`set_pool_limit`)."""
+    if n * dtype.itemsize >= _core.POOL_MIN_BYTES and _pool_limit:
+        return _core.empty_pooled(n, dtype)
     return np.empty(n, dtype)
