@@ -3,6 +3,7 @@
 # own allocation of a result (see src/pool.h).  Included by _core.pyx.
 
 from cpython.pycapsule cimport PyCapsule_New
+from cpython.ref cimport Py_INCREF
 
 cdef extern from *:
     """
@@ -55,3 +56,16 @@ def pool_stats():
     dpa_pool_get_stats(&st)
     return {"held_bytes": st.held_bytes, "hits": st.hits, "misses": st.misses,
             "live": st.live, "limit": st.limit}
+
+
+cdef extern from "numpy/arrayobject.h":
+    object PyArray_Empty_ "PyArray_Empty" (int nd, cnp.npy_intp *dims, cnp.dtype descr,
+                                           int fortran)
+
+
+def empty_records(Py_ssize_t n, cnp.dtype dtype):
+    """``np.empty(n, dtype)`` for a small result, without NumPy's argument parsing."""
+    cdef cnp.npy_intp dims[1]
+    dims[0] = n
+    Py_INCREF(dtype)  # PyArray_Empty steals a reference
+    return PyArray_Empty_(1, dims, dtype, 0)

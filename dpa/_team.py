@@ -181,7 +181,9 @@ class Background:
         again only after :meth:`wait`.
         """
         if self._state == _RUNNING and not self._stale():
-            self._team._core_team().cancel(self._gen)
+            core = self._team._core_team()
+            if core is not None:  # None once the team stopped (interpreter exit)
+                core.cancel(self._gen)
             self._state = _FAILED
 
     def stop(self) -> None:

@@ -203,7 +203,7 @@ def plan(seeding: Seeding, config: AugmentationConfig | None) -> _Plan:
     if config is None:
         config = DEFAULT_CONFIG
     p = _PLANS.get((id(seeding), id(config)))
-    if p is None or p.seeding is not seeding or p.config is not config:
+    if p is None or p.config is not config or p.seeding is not seeding:
         p = _Plan(seeding, config)  # checks the config
         if len(_PLANS) >= _MAX_PLANS:
             _PLANS.clear()
@@ -438,4 +438,4 @@ def records(n: int, dtype: np.dtype) -> np.ndarray:
     returns): from the pool of touched pages when large (:func:`set_pool_limit`)."""
     if n * dtype.itemsize >= _core.POOL_MIN_BYTES and _pool_limit:
         return _core.empty_pooled(n, dtype)
-    return np.empty(n, dtype)
+    return _core.empty_records(n, dtype)

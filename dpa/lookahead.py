@@ -25,8 +25,15 @@ Two readers:
 Memory is bounded by ``lookahead_bytes`` (default :data:`DEFAULT_LOOKAHEAD_BYTES`,
 16 MiB): the block being handed out and the one being generated each hold at
 most half of it, or one batch if a batch is larger.  Blocks start small (about
-:data:`FIRST_BLOCK_NS` of work) and grow by :data:`GROWTH` per block, so that a
-consumer that stops early has not paid for much generation ahead.
+:data:`FIRST_BLOCK_NS` of work), so that a consumer that stops early has not
+paid for much generation ahead, and grow by up to :data:`GROWTH` per block
+while that costs the consumer no wait: the next block is generated while the
+consumer works through the current one, so a block more than ``c / g`` times
+the current one (``c``, ``g``: the consumer's and the generation's time per
+record) would make the consumer wait.  Each wait measures ``c / g``; a
+consumer slower than generation gets blocks growing by at most that, one
+faster than generation (it waits whatever the sizes) blocks growing by
+:data:`GROWTH`.
 
 Ownership: a block being generated belongs to the reader until its job is
 complete, and nothing of it is handed out before.  Without buffer reuse every
@@ -51,6 +58,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+
+import time
 
 import numpy as np
 
@@ -102,6 +111,10 @@ class _Blocks:
         self._batch: np.ndarray | None = None
         self._slot = 0  # the ring buffer of the block handed out now
         self.pending: Any = None  # the Background job of the next block
+        self.factor = 1.0  # growth of the next block over the current (see finish)
+        self._since = 0.0   # when the current block was handed out
+        self._current = 0   # its records
+        self._ahead = 0     # the pending block's records
 
     def _buffer(self, slot: int, n: int) -> np.ndarray:
         buf = self._ring[slot]
@@ -134,23 +147,37 @@ class _Blocks:
     def now(self, ids: Any, out: np.ndarray | None = None) -> np.ndarray:
         """The records of ``ids``, generated now (all threads) into ``out`` or
         the current block's array."""
-        return engine.generate_seeded(ids, self.config, self.seeding,
-                                      out=self.out(len(ids), False) if out is None else out,
-                                      hash=self.hash)
+        block = engine.generate_seeded(ids, self.config, self.seeding,
+                                       out=self.out(len(ids), False) if out is None else out,
+                                       hash=self.hash)
+        if out is None:
+            self._since, self._current = time.perf_counter(), len(ids)
+        return block
 
     def start(self, ids: Any) -> None:
         """Start generating the next block's records in the background."""
         self.pending = engine.generate_background(ids, self.config, self.seeding,
                                                   out=self.out(len(ids), True), hash=self.hash)
+        self._ahead = len(ids)
 
     def finish(self) -> np.ndarray:
         """Wait for the next block (it becomes the current one) and return it."""
         pending, self.pending = self.pending, None
+        needed = time.perf_counter()
+        ready = pending.done()
         try:
             block = pending.wait()
         except BaseException:
             self.pending = pending  # cancelled by wait; a later finish() refills it
             raise
+        now = time.perf_counter()
+        if not ready:  # the consumer waited: measure c / g
+            consumed = max(needed - self._since, 1e-9)  # the consumer, on the current block
+            made = max(now - self._since, 1e-9)         # the generation of the next
+            c_over_g = (consumed / self._current) / (made / self._ahead)
+            self.factor = float(GROWTH) if c_over_g < 0.7 else \
+                max(1.0, min(float(GROWTH), 0.9 * c_over_g))
+        self._since, self._current = now, self._ahead
         self._slot ^= 1
         return block
 
@@ -165,8 +192,9 @@ class _Blocks:
                 pending.cancel()
 
     def grow(self, last: int, count: int) -> int:
-        """The size of the block after one of ``last`` records, for batches of ``count``."""
-        size = max(count, min(self.max_block, GROWTH * last))
+        """The size of the block after one of ``last`` records, for batches of
+        ``count`` (see the module docs)."""
+        size = max(count, min(self.max_block, int(self.factor * last)))
         return size // count * count
 
 
@@ -184,6 +212,7 @@ class Ahead:
         self._ids = ids
         self._n = len(ids)
         self._blocks = _Blocks(config, seeding, hash, reuse, lookahead_bytes)
+        self._reuse = reuse
         self._block = self._blocks.out(0, False)
         self._b0 = 0     # the current block holds positions [_b0, _b0 + _blen)
         self._blen = 0
@@ -194,8 +223,9 @@ class Ahead:
         """The records of positions ``start .. start + count - 1`` (within ``ids``)."""
         a = start - self._b0
         if a >= 0 and a + count <= self._blen:
-            got = self._block[a:a + count]
-            return self._blocks.hand_out(got) if self._blocks.reuse else got
+            if self._reuse:
+                return self._blocks.hand_out(self._block[a:a + count])
+            return self._block[a:a + count]
         return self._miss(start, count)
 
     def _miss(self, start: int, count: int) -> np.ndarray:
@@ -247,7 +277,9 @@ class Ahead:
         self._blocks.cancel(wait)
 
     def __del__(self) -> None:
-        self._blocks.cancel()
+        blocks = getattr(self, "_blocks", None)
+        if blocks is not None:
+            blocks.cancel()
 
 
 class RoundRobinAhead:

@@ -378,6 +378,16 @@ class BatchProcessor:
             controller = self.controller
             timed = monitor or controller is not None  # else no clock per batch
             take = source.take
+            if sizer is None:  # a fixed size, unmonitored: the lean loop
+                while True:
+                    size = c.batch_size or DEFAULT_BATCH_SIZE
+                    batch = take(size)
+                    if batch is None:
+                        return
+                    self._batches += 1
+                    self._samples += len(batch)
+                    self.current_batch_size = size
+                    yield batch
             while True:
                 if monitor:
                     self._check_limits()
@@ -404,8 +414,9 @@ class BatchProcessor:
             if close is not None:
                 close()  # at once: this may run in a finalizer
 
-    def _sizer(self, source: Any, monitor: bool) -> Callable[[], int]:
-        """The function giving each batch's size, for the consecutive strategies.
+    def _sizer(self, source: Any, monitor: bool) -> Callable[[], int] | None:
+        """The function giving each batch's size, for the consecutive strategies
+        (None: ``config.batch_size``, read at every batch, unmonitored).
 
         Fixed sizes read no memory probe (unless monitored); MEMORY_OPTIMIZED
         over a dpa stream also keeps its batches within what is efficient to
@@ -418,8 +429,9 @@ class BatchProcessor:
             strategy is BatchStrategy.ADAPTIVE and not c.adaptive_sizing
         ):
             self._memory_batcher = self._make_batcher(c.sample_size_bytes)
-            if monitor:
-                self._snapshot(force=True)
+            if not monitor:
+                return None
+            self._snapshot(force=True)
             config = c
 
             def fixed() -> int:

@@ -72,6 +72,8 @@ class StreamSource:
         self._lookahead = lookahead_bytes
         self._ahead = Ahead(stream.ids, stream.config, stream.param_seeding, hash=self.hash,
                             reuse=reuse, lookahead_bytes=lookahead_bytes)
+        self._records = self._ahead.take
+        self._n = len(stream.ids)
 
     @property
     def length(self) -> int:
@@ -80,10 +82,15 @@ class StreamSource:
 
     def take(self, size: int) -> np.ndarray | None:
         """The next ``size`` records (fewer at the end), or None when done."""
-        start, n = self.stream.take_positions(size)
-        if n <= 0:
+        stream = self.stream
+        start = stream.position
+        n = self._n - start
+        if n > size:
+            n = size
+        elif n <= 0:
             return None
-        return self._ahead.take(start, n)
+        stream.position = start + n
+        return self._records(start, n)
 
     def round_robin(self, n: int) -> Iterator[np.ndarray]:
         """Batch ``j`` (``j < min(n, length)``): the records of ``ids[j::n]``.
