@@ -56,15 +56,13 @@ for bit, whatever the block sizes, the lookahead or the number of threads.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
-
-import time
 
 import numpy as np
 
 from . import engine
-from ._validate import check_non_negative_int
 from .config import AugmentationConfig
 from .seeding import Seeding
 
@@ -85,11 +83,6 @@ MATERIALIZE_NS = 150.0
 #: of at least this many records are generated straight into the reused
 #: buffer (copying one from a block would cost more than a call's overhead).
 REUSE_DIRECT_RECORDS = 16384
-
-
-def check_lookahead(value: Any) -> int:
-    """``lookahead_bytes`` as an int ``>= 0`` (0: no generation ahead)."""
-    return check_non_negative_int(value, "lookahead_bytes")
 
 
 class _Blocks:

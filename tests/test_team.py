@@ -90,15 +90,23 @@ def _run(code, **env):
 
 
 def test_no_spin_gives_same_records():
-    """DPA_SPIN_US=0: workers and caller sleep at once; same records."""
+    """DPA_SPIN_US=0: workers and caller sleep at once; same records.  Workers
+    asleep when the caller has done every piece of a small call are revoked:
+    many two-part calls, all right."""
     code = (
-        "import dpa\n"
+        "import numpy as np, dpa\n"
         "r = range(0, 40000)\n"
         "a = dpa.generate(r, scheme='philox', threads=3)\n"
         "b = dpa.generate(r, scheme='philox', threads=1)\n"
         "c = dpa.generate(range(9000), hash=True, threads=2)\n"
         "d = dpa.generate(range(9000), hash=True, threads=1)\n"
-        "print(a.tobytes() == b.tobytes() and c.tobytes() == d.tobytes())\n"
+        "ok = a.tobytes() == b.tobytes() and c.tobytes() == d.tobytes()\n"
+        "ref = dpa.generate(range(19200), threads=1)\n"
+        "buf = np.empty(64, dpa.PARAM_DTYPE)\n"
+        "for s in range(0, 19200, 64):\n"
+        "    dpa.generate(range(s, s + 64), out=buf, threads=2)\n"
+        "    ok = ok and buf.tobytes() == ref[s:s + 64].tobytes()\n"
+        "print(ok)\n"
     )
     proc = _run(code, DPA_SPIN_US="0")
     assert proc.returncode == 0, proc.stderr
@@ -244,24 +252,6 @@ def test_foreground_call_reaps_a_finished_background_job():
     dpa.generate(range(200_000), MOD, scheme="philox", threads=2)  # reaps it, uses the team
     assert team._owner is None
     assert handle.wait().tobytes() == dpa.generate(range(100_000), MOD, scheme="philox").tobytes()
-
-
-def test_small_jobs_never_wait_for_sleeping_workers():
-    """Workers that sleep (no spinning) are revoked when the caller has done
-    every piece: many two-part calls, all right."""
-    code = (
-        "import numpy as np, dpa\n"
-        "ref = dpa.generate(range(19200), threads=1)\n"
-        "buf = np.empty(64, dpa.PARAM_DTYPE)\n"
-        "ok = True\n"
-        "for a in range(0, 19200, 64):\n"
-        "    dpa.generate(range(a, a + 64), out=buf, threads=2)\n"
-        "    ok = ok and buf.tobytes() == ref[a:a + 64].tobytes()\n"
-        "print(ok)\n"
-    )
-    proc = _run(code, DPA_SPIN_US="0")
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "True"
 
 
 _FORK_CODE = """

@@ -221,7 +221,7 @@ def _fresh_row(rounds: int, n: int) -> dict[str, Any]:
     jobs.add("fresh", lambda: generate(range(n), preset, scheme="philox"))  # dropped at once
     jobs.run(rounds)
     return _row("philox_fresh", f"generate(range({n:,}), scheme='philox') without out=",
-                n / jobs.median("fresh"), "samples/s", f"the same with a reused out=",
+                n / jobs.median("fresh"), "samples/s", "the same with a reused out=",
                 n / jobs.median("out"), 0.50)
 
 

@@ -16,7 +16,7 @@ from ..config import DEFAULT_CONFIG, AugmentationConfig
 from ..distributed import gen_distributed_augmentation_params, stream_distributed_augmentation_chain
 from ..distributed.layout import NON_NEGATIVE
 from ..engine import generate_seeded
-from ..records import MAX_SAMPLE_ID, records_to_dicts
+from ..records import MAX_SAMPLE_ID
 from ..seeding import Seeding
 from ..stream import ParamStream
 from . import _readahead
