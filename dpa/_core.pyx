@@ -368,12 +368,22 @@ cdef int _pieces(dpa_job *job, int64_t chunk, int64_t max_chunk, int64_t grain,
     return 0
 
 
+#: Calls of at most this many records run with the GIL held: releasing and
+#: taking it back costs more than a few records.
+cdef enum:
+    SMALL_CALL = 16
+
+
 cdef int _run_here(dpa_job *job) except -1:
     """Run all of ``job`` in this thread, in pieces of at most ``max_chunk``
     records, looking at Python's signals every slice (see ``SLICE_NS``)."""
     cdef int64_t a = 0, n = job.bounds[job.nparts], size, deadline
     cdef int64_t piece = job.max_chunk if job.max_chunk > 0 else n
     cdef int rc = 0
+    if n <= SMALL_CALL:
+        if dpa_job_run_range(job, 0, n) != 0:
+            raise MemoryError("dpa kernel could not allocate its scratch memory")
+        return 0
     while True:
         with nogil:
             deadline = dpa_now_ns() + SLICE_NS

@@ -348,6 +348,16 @@ def generate_seeded(ids: Any, config: AugmentationConfig | None, seeding: Seedin
     what streams, samplers and verification call, so that every path seeds
     records the same way.
     """
+    if type(ids) is range and out is None and hash is False and threads is None:
+        # The lean path of a small call of a range: one part, nothing else to check.
+        p = plan(seeding, config)
+        n, first, step = check_id_range(ids)
+        if n < 2 * p.part_records:
+            out = records(n, PARAM_DTYPE)
+            if n:
+                _core.fill(p.kernel, out, n, None, first, step, -1, _paths, None, 0,
+                           p.max_chunk, p.grain)
+            return out
     p, n, id_array, first, step, rows, out, hash_offset, threads = _prepare(
         ids, config, seeding, out, threads, hash)
     if n == 0:

@@ -37,8 +37,8 @@ faster than generation (it waits whatever the sizes) blocks growing by
 
 Ownership: a block being generated belongs to the reader until its job is
 complete, and nothing of it is handed out before.  Without buffer reuse every
-block is a new array, and yielded batches (views of it) stay valid for as long
-as they are referenced.  With ``reuse=True`` nothing is allocated per block or
+block is a new array (at most 8 MiB by default, a size malloc recycles), and
+yielded batches (views of it) stay valid for as long as they are referenced.  With ``reuse=True`` nothing is allocated per block or
 batch: two block buffers take turns, never handed out, and each batch is
 copied into one reused batch buffer, so that (as buffer reuse promises) each
 batch is overwritten by the next; batches of cheap records large enough that
@@ -118,7 +118,7 @@ class _Blocks:
     def out(self, n: int, ahead: bool) -> np.ndarray:
         """An array for ``n`` records: of the current block, or (``ahead``) of the next."""
         if not self.reuse:
-            return engine.records(n, self.dtype)
+            return np.empty(n, self.dtype)  # malloc recycles blocks this size
         return self._buffer(self._slot ^ 1 if ahead else self._slot, n)
 
     def batch(self, n: int) -> np.ndarray:
