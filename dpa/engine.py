@@ -138,7 +138,6 @@ class _Plan:
         self.has_hash = seeding.has_hash
         ns = seeding.ns_per_record
         self.grain = grain = seeding.group
-
         self.part_records = max(1, int(_MIN_PART_NS / ns))
         self.chunk = max(1, -(-int(_MIN_PIECE_NS / ns) // grain)) * grain
         self.max_chunk = max(self.chunk, int(_MAX_PIECE_NS / ns) // grain * grain)
@@ -178,8 +177,9 @@ class IdRows:
                    last_col + (rows - 1) * row_step)
         if min(corners) < 0 or max(corners) > MAX_SAMPLE_ID:
             raise ValueError("IdRows holds sample ids outside [0, 2**63-1]")
+        # A step that is never used may not fit in int64: make it harmless.
         self.first, self.step, self.row_len, self.row_step, self.rows = (
-            first, step, row_len, row_step, rows)
+            first, step if row_len > 1 else 1, row_len, row_step if rows > 1 else 0, rows)
 
     def __len__(self) -> int:
         return self.row_len * self.rows
@@ -187,8 +187,7 @@ class IdRows:
     def row(self, r: int) -> range:
         """The ids of row ``r``, as a range."""
         start = self.first + r * self.row_step
-        return range(start, start + self.row_len * self.step, self.step) if self.step else \
-            range(start, start + 1)
+        return range(start, start + self.row_len * self.step, self.step)
 
 
 #: Plans by identity of (seeding, config): a lookup costs a dict probe, not

@@ -195,3 +195,13 @@ def test_memory_optimized_batches_stay_efficient():
     # over an array (views, nothing generated) the budget alone decides
     p = BatchProcessor(S.MEMORY_OPTIMIZED, cfg, probe=plenty)
     assert len(next(iter(p.process_stream(np.zeros(2_000_000, dpa.PARAM_DTYPE))))) == 2_000_000
+
+
+@pytest.mark.parametrize("batches", [1, 2, 3])
+def test_round_robin_rows_with_huge_steps(batches):
+    """Rows of a range whose step does not fit a row count: ids stay exact."""
+    stream = dpa.ParamStream(range(3, 2**63 - 1, 2**61), CONFIG, scheme="philox")
+    p = BatchProcessor(S.ROUND_ROBIN, BatchConfig(strategy=S.ROUND_ROBIN, batch_size=batches))
+    got = [b.tobytes() for b in p.process_stream(stream)]
+    k = min(batches, len(stream.ids))
+    assert got == [stream.generate(stream.ids[j::batches]).tobytes() for j in range(k)]
