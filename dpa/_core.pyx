@@ -97,6 +97,7 @@ cdef extern from "src/team.h" nogil:
         int64_t grain
         int64_t row_len
         int64_t row_step
+        int64_t notify_left
         int64_t bounds[257]
     ctypedef struct dpa_team:
         pass
@@ -349,6 +350,7 @@ cdef int _job_for(dpa_job *job, kernel, cnp.ndarray out, bounds, ids, int64_t fi
     job.grain = 1
     job.row_len = 0
     job.row_step = 0
+    job.notify_left = 0
     return 0
 
 
@@ -463,18 +465,24 @@ cdef class Team:
 
     def start(self, kernel, cnp.ndarray out, bounds, ids, int64_t first, int64_t step,
               int hash_offset, int paths, int64_t chunk, int64_t max_chunk=0,
-              int64_t grain=1, int64_t row_len=0, int64_t row_step=0):
+              int64_t grain=1, int64_t row_len=0, int64_t row_step=0,
+              int64_t notify_left=0):
         """Post a background job and return its generation at once.
 
         The ``len(bounds) - 1`` parts (or, with ``chunk > 0``, guided pieces)
         run in workers ``1 .. len(bounds) - 1``, which must be running; the
         caller takes no part.  The caller keeps ``out`` and ``ids`` alive and
         unchanged until :meth:`poll` or :meth:`join` says the job is complete.
-        Arguments as :func:`fill`.
+        A joiner waits asleep until at most ``notify_left`` records are left
+        to take, then spins, so that it is awake when the job completes.
+        Other arguments as :func:`fill`.
         """
         cdef dpa_job job
         _job_for(&job, kernel, out, bounds, ids, first, step, hash_offset, paths)
         _pieces(&job, chunk, max_chunk, grain, row_len, row_step)
+        if notify_left < 0:
+            raise ValueError("notify_left must be non-negative")
+        job.notify_left = notify_left
         if job.nparts >= DPA_TEAM_MAX_PARTS:
             raise ValueError(f"a background job has at most {DPA_TEAM_MAX_PARTS - 1} parts")
         return dpa_team_start(self.team, &job, 0)

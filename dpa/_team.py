@@ -264,7 +264,8 @@ class _Team:
                 self._owner = None
 
     def start(self, kernel: Any, out: np.ndarray, parts: int, ids: np.ndarray | None,
-              first: int, step: int, hash_offset: int, paths: int, *layout: int) -> Background:
+              first: int, step: int, hash_offset: int, paths: int, layout: tuple[int, ...],
+              notify_left: int = 0) -> Background:
         """Fill ``out`` in ``parts`` workers while the caller goes on (see :func:`start`)."""
         n = len(out)
         handle = Background(self, (kernel, out, n, ids, first, step, hash_offset, paths,
@@ -277,7 +278,7 @@ class _Team:
                     self._grow(parts)
                     bounds = [n * k // parts for k in range(parts + 1)]
                     handle._gen = self._team.start(kernel, out, bounds, ids, first, step,
-                                                   hash_offset, paths, *layout)
+                                                   hash_offset, paths, *layout, notify_left)
                     handle._state = _RUNNING
                 finally:
                     if handle._state != _RUNNING:
@@ -327,17 +328,21 @@ def fill(kernel: Any, out: np.ndarray, bounds: list[int], ids: np.ndarray | None
 
 
 def start(kernel: Any, out: np.ndarray, parts: int, ids: np.ndarray | None, first: int,
-          step: int, hash_offset: int, paths: int, *layout: int) -> Background:
+          step: int, hash_offset: int, paths: int, layout: tuple[int, ...],
+          notify_left: int = 0) -> Background:
     """Fill all of ``out`` in ``parts`` workers, in the background; returns the
     :class:`Background` handle.
 
     ``layout`` is ``(chunk, max_chunk, grain, row_len, row_step)`` as in
     ``_core.fill``, with ``chunk > 0``: the workers take guided pieces; the
     caller takes none and should not hand ``out`` to anybody before
-    :meth:`Background.wait` returned.  If the team is owned by another job,
-    nothing runs until ``wait``, which then fills ``out`` in the foreground.
+    :meth:`Background.wait` returned.  A waiting caller sleeps until at most
+    ``notify_left`` records are left to take, then spins.  If the team is
+    owned by another job, nothing runs until ``wait``, which then fills
+    ``out`` in the foreground.
     """
-    return _team.start(kernel, out, parts, ids, first, step, hash_offset, paths, *layout)
+    return _team.start(kernel, out, parts, ids, first, step, hash_offset, paths, layout,
+                       notify_left)
 
 
 def team() -> _Team:

@@ -122,6 +122,11 @@ _MIN_PIECE_NS = 4_000
 #: Largest guided piece, in nanoseconds of work: a KeyboardInterrupt waits for
 #: the pieces running when it arrives, so this bounds that wait.
 _MAX_PIECE_NS = 20_000_000
+#: A caller waiting for a background job is woken this long (nanoseconds of
+#: work per thread) before the job's end, and spins from then: waking a
+#: sleeping thread costs tens of microseconds on a virtual machine, which
+#: would otherwise leave the workers idle at every block of a stream.
+_NOTIFY_NS = 200_000
 
 
 class _Plan:
@@ -129,7 +134,7 @@ class _Plan:
     to cut records into parts and pieces, built once per pair (see :func:`plan`)."""
 
     __slots__ = ("seeding", "config", "kernel", "has_hash", "part_records", "chunk",
-                 "max_chunk", "grain")
+                 "max_chunk", "grain", "notify_records")
 
     def __init__(self, seeding: Seeding, config: AugmentationConfig) -> None:
         self.seeding = seeding
@@ -141,6 +146,7 @@ class _Plan:
         self.part_records = max(1, int(_MIN_PART_NS / ns))
         self.chunk = max(1, -(-int(_MIN_PIECE_NS / ns) // grain)) * grain
         self.max_chunk = max(self.chunk, int(_MAX_PIECE_NS / ns) // grain * grain)
+        self.notify_records = int(_NOTIFY_NS / ns)
 
     def parts(self, n: int, threads: int | None) -> int:
         """Parts of a call of ``n`` records: one per thread, each worth a part."""
@@ -393,7 +399,7 @@ def generate_background(ids: Any, config: AugmentationConfig | None, seeding: Se
         threads = default_threads()
     workers = max(1, min(threads, n // p.part_records, _team.MAX_PARTS - 1))
     return _team.start(p.kernel, out, workers if n else 0, id_array, first, step,
-                       hash_offset, _paths, *p.layout(rows))
+                       hash_offset, _paths, p.layout(rows), workers * p.notify_records)
 
 
 # ---- result arrays ------------------------------------------------------------------

@@ -292,7 +292,7 @@ for threads in (2, 1):
     except KeyboardInterrupt:
         print("interrupted", flush=True)
     snapshot = out.view(np.uint64).copy()
-    time.sleep(0.3)
+    time.sleep(0.15)
     same = np.array_equal(out.view(np.uint64), snapshot)
     print("unchanged" if same else "written", flush=True)
 print("waiting", flush=True)
@@ -322,7 +322,7 @@ def test_ctrl_c_stops_a_long_generate_quickly():
     try:
         for _ in range(3):
             assert proc.stdout.readline().strip() in ("go", "waiting")
-            time.sleep(0.25)
+            time.sleep(0.2)
             sent = time.monotonic()
             proc.send_signal(signal.SIGINT)
             assert proc.stdout.readline().strip() == "interrupted"

@@ -185,6 +185,16 @@ static int exhausted(dpa_team *team)
            || atomic_load(&team->cancel);
 }
 
+/* Few enough records left that a background joiner should be awake. */
+static int near_end(dpa_team *team)
+{
+    return atomic_load(&team->cursor) >= team->job.bounds[team->job.nparts] - team->job.notify_left
+           || atomic_load(&team->cancel);
+}
+
+/* A background joiner spins (yielding) for at least this long once near the end. */
+#define BACKGROUND_SPIN_NS 1000000
+
 /* Take pieces of the team's guided job until none is left, a stop was asked
  * for, or (deadline >= 0) the clock passed the deadline after a piece.
  * Returns 1 when no piece is left for this participant, 0 at the deadline. */
@@ -201,7 +211,7 @@ static int take_pieces(dpa_team *team, int64_t deadline_ns)
         size = piece_size(job, end - a);
         if (!atomic_compare_exchange_weak(&team->cursor, &a, a + size))
             continue;
-        if (a + size >= end)
+        if (end - (a + size) <= job->notify_left)
             wake(&team->mutex, &team->done_cv, &team->joiners);  /* a background joiner */
         if (dpa_job_run_range(job, a, size) != 0)
             atomic_store(&team->failed, 1);
@@ -335,7 +345,7 @@ int dpa_team_join(dpa_team *team, uint64_t gen, int64_t deadline_ns)
 {
     const int background = !team->caller;
     int64_t spin_end = -1, now;
-    int revoked = 0, k;
+    int revoked = 0, near, k;
     if (atomic_load(&team->gen) != gen)
         return 1;
     if (!atomic_load(&team->caller_done)) {
@@ -359,10 +369,13 @@ int dpa_team_join(dpa_team *team, uint64_t gen, int64_t deadline_ns)
         if (deadline_ns >= 0 && now >= deadline_ns)
             return 0;
         /* Spin once the end is near (the last pieces are running); a
-         * background joiner shares the CPUs with the workers, so it yields. */
-        if (!background || revoked) {
+         * background joiner shares the CPUs with the workers, so it yields,
+         * and it waits asleep until few records are left. */
+        near = !background || revoked || near_end(team);
+        if (near) {
             if (spin_end < 0)
-                spin_end = now + team->spin_ns;
+                spin_end = now + (background && team->spin_ns < BACKGROUND_SPIN_NS
+                                  ? BACKGROUND_SPIN_NS : team->spin_ns);
             if (now < spin_end) {
                 for (k = 0; k < 64 && !job_done(team, gen); k++) {
                     if (background)
@@ -375,7 +388,7 @@ int dpa_team_join(dpa_team *team, uint64_t gen, int64_t deadline_ns)
         }
         pthread_mutex_lock(&team->mutex);
         atomic_fetch_add(&team->joiners, 1);
-        while (!job_done(team, gen) && (revoked || !exhausted(team))) {
+        while (!job_done(team, gen) && (near || !near_end(team))) {
             if (deadline_ns < 0) {
                 pthread_cond_wait(&team->done_cv, &team->mutex);
             } else {

@@ -83,6 +83,9 @@ typedef struct {
     int64_t grain;            /* pieces are multiples of this (but the last); >= 1 */
     int64_t row_len;          /* > 0: records are rows of this many (see above) */
     int64_t row_step;         /* id distance between the first records of two rows */
+    int64_t notify_left;      /* background: wake a waiting joiner once at most this
+                                 many records are left to take (0: none), so that it
+                                 is awake, not asleep, when the job completes */
     int64_t bounds[DPA_TEAM_MAX_PARTS + 1];
 } dpa_job;
 
