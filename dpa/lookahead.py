@@ -344,7 +344,7 @@ class RoundRobinAhead:
         finally:
             blocks.cancel()
 
-    def close(self) -> None:
-        """Stop generating ahead, and return once no worker writes for this
-        reader any more."""
-        self._blocks.cancel(wait=True)
+    def close(self, wait: bool = True) -> None:
+        """Stop generating ahead; with ``wait``, return once no worker writes
+        for this reader any more (only ``wait=False`` is safe in a finalizer)."""
+        self._blocks.cancel(wait)

@@ -359,12 +359,19 @@ class BatchProcessor:
         clock = self._clock
         self._t_start = self._t_last = clock()
         self._live = True
+        batches = None
         try:
             if self.strategy is BatchStrategy.ROUND_ROBIN:
                 self._memory_batcher = self._make_batcher(c.sample_size_bytes)
                 if monitor:
                     self._snapshot(force=True)
-                for batch in source.round_robin(c.num_batches):
+                batches = iter(source.round_robin(c.num_batches))
+                while True:
+                    if monitor:
+                        self._check_limits()
+                    batch = next(batches, None)
+                    if batch is None:
+                        return
                     n = len(batch)
                     self._batches += 1
                     self._samples += n
@@ -372,8 +379,6 @@ class BatchProcessor:
                     yield batch
                     if monitor:
                         self._t_last = clock()
-                        self._check_limits()
-                return
             sizer = self._sizer(source, monitor)
             controller = self.controller
             timed = monitor or controller is not None  # else no clock per batch
@@ -410,6 +415,8 @@ class BatchProcessor:
         finally:
             self._live = False
             self._t_last = clock()
+            if batches is not None and hasattr(batches, "close"):
+                batches.close()
             close = getattr(source, "close", None)
             if close is not None:
                 close()  # at once: this may run in a finalizer

@@ -74,6 +74,7 @@ class StreamSource:
                             reuse=reuse, lookahead_bytes=lookahead_bytes)
         self._records = self._ahead.take
         self._n = len(stream.ids)
+        self._rr: RoundRobinAhead | None = None
 
     @property
     def length(self) -> int:
@@ -99,9 +100,10 @@ class StreamSource:
         are rows of a range, generated without materialising them.
         """
         stream = self.stream
-        return iter(RoundRobinAhead(stream.claim(), n, stream.config, stream.param_seeding,
-                                    hash=self.hash, reuse=self._reuse,
-                                    lookahead_bytes=self._lookahead))
+        self._rr = RoundRobinAhead(stream.claim(), n, stream.config, stream.param_seeding,
+                                   hash=self.hash, reuse=self._reuse,
+                                   lookahead_bytes=self._lookahead)
+        return iter(self._rr)
 
     @property
     def efficient_batch(self) -> int:
@@ -112,6 +114,8 @@ class StreamSource:
         """Stop generating ahead; with ``wait``, return once no worker writes
         for this source any more (not from a finalizer)."""
         self._ahead.close(wait)
+        if self._rr is not None:
+            self._rr.close(wait)
 
 
 class ArraySource:
