@@ -118,13 +118,16 @@ def test_ahead_follows_any_position():
     ahead.close()
 
 
-def test_stopping_early_leaves_batches_untouched():
+@pytest.mark.parametrize("strategy", [S.SEQUENTIAL, S.ROUND_ROBIN])
+def test_stopping_early_leaves_batches_untouched(strategy):
     """break, close() and an exception in the consumer: what the consumer holds is
     never written afterwards, and the team is free again."""
-    ref = dpa.generate(range(300_000), CONFIG)
+    n, size = 300_000, 512
+    ref = dpa.generate(range(n), CONFIG)
     for how in ("break", "close", "raise"):
-        stream = dpa.stream_augmentation_chain(300_000, CONFIG)
-        p = BatchProcessor(S.SEQUENTIAL, BatchConfig(strategy=S.SEQUENTIAL, batch_size=512))
+        stream = dpa.stream_augmentation_chain(n, CONFIG)
+        k = size if strategy is S.SEQUENTIAL else n // size
+        p = BatchProcessor(strategy, BatchConfig(strategy=strategy, batch_size=k))
         it = p.process_stream(stream)
         held = []
         try:
@@ -141,7 +144,10 @@ def test_stopping_early_leaves_batches_untouched():
         snapshot = [b.tobytes() for b in held]
         time.sleep(0.05)
         assert [b.tobytes() for b in held] == snapshot
-        assert np.concatenate(held).tobytes() == ref[:1536].tobytes()
+        if strategy is S.SEQUENTIAL:
+            assert np.concatenate(held).tobytes() == ref[:3 * size].tobytes()
+        else:
+            assert snapshot == [ref[j::k].tobytes() for j in range(3)]
         del it
     # the team is usable (the abandoned jobs were cancelled and get reaped)
     assert dpa.generate(range(50_000), CONFIG, threads=2).tobytes() == ref[:50_000].tobytes()
