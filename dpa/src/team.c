@@ -241,6 +241,10 @@ static void wait_for_post(dpa_team *team, int index, uint64_t seen)
                 if (new_post_or_stop(team, index, seen))
                     return;
             }
+            /* Let a runnable thread have this CPU: the caller that is about
+             * to post the next job (a stream's consumer between blocks) may
+             * be waiting for one, and spinners must not starve it. */
+            sched_yield();
         } while (dpa_now_ns() < deadline);
     }
     pthread_mutex_lock(&team->mutex);
@@ -383,6 +387,8 @@ int dpa_team_join(dpa_team *team, uint64_t gen, int64_t deadline_ns)
                     else
                         cpu_relax();
                 }
+                if (!background)
+                    sched_yield();  /* as a spinning worker does */
                 continue;
             }
         }

@@ -35,7 +35,9 @@
  * (the worker, then the GIL's holder, then the caller).  Generating a batch
  * of 65,536 philox records takes about 500 microseconds on two threads, so
  * that handoff alone would cost a third of the batch.  Here a worker that
- * finishes a part spins (with a pause instruction) for up to `spin_ns`
+ * finishes a part spins (with a pause instruction, yielding the CPU every few
+ * microseconds to any thread that is runnable, so that spinners never starve
+ * the caller that is about to post the next job) for up to `spin_ns`
  * nanoseconds watching for the next job before it sleeps on a condition
  * variable -- spin-then-block, as OpenMP runtimes do -- and the caller waits
  * for its workers the same way.  Back-to-back jobs then change hands in well
