@@ -72,18 +72,29 @@ def _env_int(name: str, minimum: int, what: str) -> int | None:
     return value
 
 
+#: The CPU count of :func:`default_threads` (0: not read yet): the affinity
+#: mask is read once per process (a system call on every large ``generate``
+#: otherwise) and again in a forked child.
+_cpus = 0
+
+
 def default_threads() -> int:
     """Threads ``generate`` uses by default.
 
-    ``DPA_NUM_THREADS`` if set, else the number of CPUs this process may run on.
+    ``DPA_NUM_THREADS`` if set, else the number of CPUs this process may run on
+    (read once per process).
     """
+    global _cpus
     n = _env_int("DPA_NUM_THREADS", 1, "a positive integer")
     if n is not None:
         return n
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+    if not _cpus:
+        try:
+            count = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            count = os.cpu_count() or 1
+        _cpus = max(1, count)
+    return _cpus
 
 
 def _spin_ns() -> int:
@@ -311,8 +322,9 @@ def _reset_team_after_fork() -> None:
     # there, or its jobs would wait for workers forever.  The parent's team
     # (its mutex possibly held by a thread that did not come along) is never
     # touched again here.
-    global _team
+    global _team, _cpus
     _team = _Team()
+    _cpus = 0
 
 
 if hasattr(os, "register_at_fork"):
