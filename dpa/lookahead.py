@@ -37,8 +37,10 @@ faster than generation (it waits whatever the sizes) blocks growing by
 
 Ownership: a block being generated belongs to the reader until its job is
 complete, and nothing of it is handed out before.  Without buffer reuse every
-block is a new array (at most 8 MiB by default, a size malloc recycles), and
-yielded batches (views of it) stay valid for as long as they are referenced.  With ``reuse=True`` nothing is allocated per block or
+block is a new array, or the memory of the block before the current one once
+the consumer holds no batch of it (each batch is a view, which refers to its
+block's array), and yielded batches stay valid for as long as they are
+referenced.  With ``reuse=True`` nothing is allocated per block or
 batch: two block buffers take turns, never handed out, and each batch is
 copied into one reused batch buffer, so that (as buffer reuse promises) each
 batch is overwritten by the next; batches of cheap records large enough that
@@ -56,6 +58,7 @@ for bit, whatever the block sizes, the lookahead or the number of threads.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -102,6 +105,8 @@ class _Blocks:
             else 1 << 62  # reuse: batches this large skip the blocks
         self._ring: list[np.ndarray | None] = [None, None]
         self._batch: np.ndarray | None = None
+        self._owner: np.ndarray | None = None    # the array of the current block
+        self._retired: np.ndarray | None = None  # the array of the block before
         self._slot = 0  # the ring buffer of the block handed out now
         self.pending: Any = None  # the Background job of the next block
         self.factor = 1.0  # growth of the next block over the current (see finish)
@@ -116,10 +121,28 @@ class _Blocks:
         return buf[:n]
 
     def out(self, n: int, ahead: bool) -> np.ndarray:
-        """An array for ``n`` records: of the current block, or (``ahead``) of the next."""
+        """An array for ``n`` records: of the current block, or (``ahead``) of the next.
+
+        Without reuse: the memory of the block before the current one if
+        nothing refers to it any more (the consumer has dropped every batch of
+        it: each view holds a reference to it), else a new array.  Recycled
+        memory has its pages touched already; a new array's pages fault as the
+        workers write them (and on these VMs huge pages may stall in compaction).
+        """
+        if self.reuse:
+            return self._buffer(self._slot ^ 1 if ahead else self._slot, n)
+        spare = self._retired
+        # References: self._retired, this local, getrefcount's argument.
+        if spare is not None and len(spare) >= n and sys.getrefcount(spare) <= 3:
+            self._retired = None
+            return spare[:n]
+        return np.empty(n, self.dtype)
+
+    def _hand_over(self, block: np.ndarray) -> None:
+        """``block`` becomes the current block; the one before may be recycled."""
         if not self.reuse:
-            return np.empty(n, self.dtype)  # malloc recycles blocks this size
-        return self._buffer(self._slot ^ 1 if ahead else self._slot, n)
+            owner = block if block.base is None else block.base
+            self._retired, self._owner = self._owner, owner
 
     def batch(self, n: int) -> np.ndarray:
         """Reuse: the one batch buffer, for ``n`` records."""
@@ -145,6 +168,7 @@ class _Blocks:
                                        hash=self.hash)
         if out is None:
             self._since, self._current = time.perf_counter(), len(ids)
+            self._hand_over(block)
         return block
 
     def start(self, ids: Any) -> None:
@@ -172,6 +196,7 @@ class _Blocks:
                 max(1.0, min(float(GROWTH), 0.9 * c_over_g))
         self._since, self._current = now, self._ahead
         self._slot ^= 1
+        self._hand_over(block)
         return block
 
     def cancel(self, wait: bool = False) -> None:

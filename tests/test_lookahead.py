@@ -211,3 +211,24 @@ def test_round_robin_rows_with_huge_steps(batches):
     got = [b.tobytes() for b in p.process_stream(stream)]
     k = min(batches, len(stream.ids))
     assert got == [stream.generate(stream.ids[j::batches]).tobytes() for j in range(k)]
+
+
+@pytest.mark.parametrize("scheme", ["dpa", "philox"])
+def test_blocks_held_by_the_consumer_are_never_recycled(scheme):
+    """Without reuse, a block's memory is recycled only once no batch of it is
+    held: a consumer that keeps every batch finds them all intact at the end,
+    and one that drops them gets recycled blocks with the same records."""
+    n = 20_000 if scheme == "dpa" else 200_000
+    ref = dpa.generate(range(n), CONFIG, scheme=scheme)
+    cfg = BatchConfig(strategy=S.SEQUENTIAL, batch_size=250, lookahead_bytes=2 * 48 * 1000)
+    kept = list(BatchProcessor(S.SEQUENTIAL, cfg).process_stream(
+        dpa.stream_augmentation_chain(n, CONFIG, scheme=scheme)))
+    assert np.concatenate(kept).tobytes() == ref.tobytes()
+    bases = set()
+    got = []
+    for b in BatchProcessor(S.SEQUENTIAL, cfg).process_stream(
+            dpa.stream_augmentation_chain(n, CONFIG, scheme=scheme)):
+        bases.add(b.__array_interface__["data"][0] - b["sample_id"][0] % 1000 * 48)
+        got.append(b.tobytes())
+    assert b"".join(got) == ref.tobytes()
+    assert len(bases) < n // 1000  # memory was recycled
