@@ -105,7 +105,7 @@ cdef extern from "src/team.h" nogil:
     void dpa_team_work(dpa_team *team, int index)
     void dpa_team_wait_ready(dpa_team *team, int count)
     uint64_t dpa_team_start(dpa_team *team, const dpa_job *job, int caller)
-    int dpa_team_join(dpa_team *team, uint64_t gen, int64_t deadline_ns)
+    int dpa_team_join(dpa_team *team, uint64_t gen, int64_t deadline_ns, int help)
     int dpa_team_poll(dpa_team *team, uint64_t gen)
     void dpa_team_cancel(dpa_team *team, uint64_t gen)
     int dpa_job_run_range(const dpa_job *job, int64_t a, int64_t n)
@@ -409,7 +409,7 @@ cdef int _join(dpa_team *team, uint64_t gen) except -1:
     cdef int r
     while True:
         with nogil:
-            r = dpa_team_join(team, gen, dpa_now_ns() + SLICE_NS)
+            r = dpa_team_join(team, gen, dpa_now_ns() + SLICE_NS, 0)
         if r != 0:
             break
         try:
@@ -417,7 +417,7 @@ cdef int _join(dpa_team *team, uint64_t gen) except -1:
         except BaseException:
             dpa_team_cancel(team, gen)
             with nogil:
-                dpa_team_join(team, gen, -1)
+                dpa_team_join(team, gen, -1, 0)
             raise
     if r < 0:
         raise MemoryError("dpa kernel could not allocate its scratch memory")
@@ -487,19 +487,22 @@ cdef class Team:
             raise ValueError(f"a background job has at most {DPA_TEAM_MAX_PARTS - 1} parts")
         return dpa_team_start(self.team, &job, 0)
 
-    def join(self, uint64_t gen, timeout=None):
+    def join(self, uint64_t gen, timeout=None, bint help=False):
         """Wait for job ``gen`` (``timeout`` seconds at most; None: until done).
 
-        Returns True when it is complete (or superseded), False at the
-        timeout; ``MemoryError`` if a piece could not allocate scratch memory.
-        Signals are not looked at here: call it in a loop with a timeout.
+        With ``help``, take the pieces of a background job that are left,
+        as a worker does, instead of only waiting.  Returns True when it is
+        complete (or superseded), False at the timeout; ``MemoryError`` if a
+        piece could not allocate scratch memory.  Signals are not looked at
+        here: call it in a loop with a timeout.
         """
         cdef int64_t deadline = -1
         cdef int r
+        cdef int h = help
         if timeout is not None:
             deadline = dpa_now_ns() + <int64_t>(max(0.0, float(timeout)) * 1e9)
         with nogil:
-            r = dpa_team_join(self.team, gen, deadline)
+            r = dpa_team_join(self.team, gen, deadline, h)
         if r < 0:
             raise MemoryError("dpa kernel could not allocate its scratch memory")
         return r != 0

@@ -145,8 +145,9 @@ class Background:
             return self._team._core_team().poll(self._gen) == 1
         return self._state == _DONE
 
-    def _join(self) -> None:
-        """If this job owns the team, wait until its workers are done with it."""
+    def _join(self, help: bool = False) -> None:
+        """If this job owns the team, wait until its workers are done with it
+        (with ``help``, taking the pieces left as a worker does)."""
         team = self._team
         with team._lock:
             owned = team._owner is self
@@ -155,7 +156,7 @@ class Background:
             return
         core = team._core_team()
         try:
-            while not core.join(self._gen, _SLICE_S):
+            while not core.join(self._gen, _SLICE_S, help):
                 pass  # Python looks at its signals here
         except BaseException:
             core.cancel(self._gen)
@@ -166,17 +167,19 @@ class Background:
             self._joining = False
         team._release(self, _DONE)
 
-    def wait(self) -> np.ndarray:
+    def wait(self, help: bool = False) -> np.ndarray:
         """Block until every record is written; return the output.
 
-        A KeyboardInterrupt (or any exception a signal handler raises) while
-        waiting stops the job before it propagates; a later :meth:`wait`
-        fills the output again.
+        With ``help``, this thread takes the pieces left as a worker does
+        (for a job started with fewer workers than CPUs, by a caller that
+        would otherwise sit idle).  A KeyboardInterrupt (or any exception a
+        signal handler raises) while waiting stops the job before it
+        propagates; a later :meth:`wait` fills the output again.
         """
         if self._state == _DONE:
             return self.out
         if not self._stale():
-            self._join()  # running, or cancelled with pieces maybe still running
+            self._join(help)  # running, or cancelled with pieces maybe still running
         if self._state != _DONE:  # lazy, cancelled, failed, or left behind by a fork
             kernel, out, n, ids, first, step, hash_offset, paths, layout = self._args
             bounds = [n * k // self._parts for k in range(self._parts + 1)]

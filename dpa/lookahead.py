@@ -111,8 +111,14 @@ class _Blocks:
         self.pending: Any = None  # the Background job of the next block
         self.factor = 1.0  # growth of the next block over the current (see finish)
         self._since = 0.0   # when the current block was handed out
+        self._since_cpu = 0.0  # this thread's CPU time then
         self._current = 0   # its records
         self._ahead = 0     # the pending block's records
+        # A consumer that keeps its CPU busy gets one worker fewer than the
+        # CPUs and helps with the block it waits for; one that sleeps (a GPU
+        # step, I/O) gets every CPU for generation (see finish).
+        self.helping = False
+        self._helped = False  # the pending job has one worker fewer: help it
 
     def _buffer(self, slot: int, n: int) -> np.ndarray:
         buf = self._ring[slot]
@@ -168,22 +174,28 @@ class _Blocks:
                                        hash=self.hash)
         if out is None:
             self._since, self._current = time.perf_counter(), len(ids)
+            self._since_cpu = time.thread_time()
             self._hand_over(block)
         return block
 
     def start(self, ids: Any) -> None:
         """Start generating the next block's records in the background."""
+        cpus = engine.default_threads()
+        threads = cpus - 1 if self.helping and cpus > 1 else None
         self.pending = engine.generate_background(ids, self.config, self.seeding,
-                                                  out=self.out(len(ids), True), hash=self.hash)
+                                                  out=self.out(len(ids), True), hash=self.hash,
+                                                  threads=threads)
         self._ahead = len(ids)
+        self._helped = threads is not None
 
     def finish(self) -> np.ndarray:
         """Wait for the next block (it becomes the current one) and return it."""
         pending, self.pending = self.pending, None
         needed = time.perf_counter()
+        busy = (time.thread_time() - self._since_cpu) / max(needed - self._since, 1e-9)
         ready = pending.done()
         try:
-            block = pending.wait()
+            block = pending.wait(help=self._helped)
         except BaseException:
             self.pending = pending  # cancelled by wait; a later finish() refills it
             raise
@@ -194,7 +206,10 @@ class _Blocks:
             c_over_g = (consumed / self._current) / (made / self._ahead)
             self.factor = float(GROWTH) if c_over_g < 0.7 else \
                 max(1.0, min(float(GROWTH), 0.9 * c_over_g))
+        # A consumer that used its CPU while working on the block keeps it.
+        self.helping = busy > 0.5
         self._since, self._current = now, self._ahead
+        self._since_cpu = time.thread_time()
         self._slot ^= 1
         self._hand_over(block)
         return block

@@ -345,13 +345,15 @@ static int status(dpa_team *team, uint64_t gen)
     return atomic_load(&team->failed) ? -1 : 1;
 }
 
-int dpa_team_join(dpa_team *team, uint64_t gen, int64_t deadline_ns)
+int dpa_team_join(dpa_team *team, uint64_t gen, int64_t deadline_ns, int help)
 {
     const int background = !team->caller;
     int64_t spin_end = -1, now;
     int revoked = 0, near, k;
     if (atomic_load(&team->gen) != gen)
         return 1;
+    if (background && help && team->job.chunk > 0 && !take_pieces(team, deadline_ns))
+        return 0;
     if (!atomic_load(&team->caller_done)) {
         if (team->job.chunk <= 0) {
             if (dpa_job_run_part(&team->job, 0) != 0)
@@ -429,7 +431,7 @@ int dpa_team_run(dpa_team *team, const dpa_job *job)
 {
     if (job->nparts <= 1)
         return dpa_job_run_part(job, 0);
-    return dpa_team_join(team, dpa_team_start(team, job, 1), -1) < 0 ? -1 : 0;
+    return dpa_team_join(team, dpa_team_start(team, job, 1), -1, 0) < 0 ? -1 : 0;
 }
 
 void dpa_team_stop(dpa_team *team)

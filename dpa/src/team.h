@@ -114,13 +114,14 @@ void dpa_team_wait_ready(dpa_team *team, int count);
  * start; the engine serialises them. */
 uint64_t dpa_team_start(dpa_team *team, const dpa_job *job, int caller);
 
-/* Take part in job `gen` if its caller does, then wait for the workers until
- * the job is complete or the monotonic clock passes `deadline_ns` (< 0: no
- * deadline; the deadline is checked between pieces).  Returns 1 when the job
- * is complete (or was superseded by a later one), -1 when it is complete but
- * a piece could not allocate scratch memory, 0 at the deadline.  Only the
- * job's starter joins it; call without the GIL. */
-int dpa_team_join(dpa_team *team, uint64_t gen, int64_t deadline_ns);
+/* Take part in job `gen` if its caller does (or, for a background job, if
+ * `help` is set: the joiner then takes the pieces left like a worker), then
+ * wait for the workers until the job is complete or the monotonic clock
+ * passes `deadline_ns` (< 0: no deadline; the deadline is checked between
+ * pieces).  Returns 1 when the job is complete (or was superseded by a later
+ * one), -1 when it is complete but a piece could not allocate scratch memory,
+ * 0 at the deadline.  Only the job's starter joins it; call without the GIL. */
+int dpa_team_join(dpa_team *team, uint64_t gen, int64_t deadline_ns, int help);
 
 /* 1 (or -1, as join) if job `gen` is complete, else 0; never blocks, writes
  * nothing, and may be called from any thread. */
