@@ -119,9 +119,11 @@ _MIN_PART_NS = 25_000
 #: Smallest guided piece, in nanoseconds of work (then rounded up to the
 #: kernel's group of records).
 _MIN_PIECE_NS = 4_000
-#: Largest guided piece, in nanoseconds of work: a KeyboardInterrupt waits for
-#: the pieces running when it arrives, so this bounds that wait.
-_MAX_PIECE_NS = 20_000_000
+#: Largest guided piece, in nanoseconds of work.  It bounds how long a
+#: KeyboardInterrupt waits for the pieces running when it arrives, and how
+#: long one participant may still be working when the others have run out of
+#: pieces (a caller that joins a job late, a thread descheduled mid-piece).
+_MAX_PIECE_NS = 1_000_000
 #: A caller waiting for a background job is woken this long (nanoseconds of
 #: work per thread) before the job's end, and spins from then: waking a
 #: sleeping thread costs tens of microseconds on a virtual machine, which

@@ -23,8 +23,9 @@ Two readers:
     batches per block, each batch a row of the block.
 
 Memory is bounded by ``lookahead_bytes`` (default :data:`DEFAULT_LOOKAHEAD_BYTES`,
-16 MiB): the block being handed out and the one being generated each hold at
-most half of it, or one batch if a batch is larger.  Blocks start small (about
+32 MiB): a reader holds at most four block arrays of a quarter of it each (or
+one batch, if a batch is larger) -- the block being handed out, the one being
+generated, and two earlier ones kept so that their memory can be recycled.  Blocks start small (about
 :data:`FIRST_BLOCK_NS` of work), so that a consumer that stops early has not
 paid for much generation ahead, and grow by up to :data:`GROWTH` per block
 while that costs the consumer no wait: the next block is generated while the
@@ -37,8 +38,8 @@ faster than generation (it waits whatever the sizes) blocks growing by
 
 Ownership: a block being generated belongs to the reader until its job is
 complete, and nothing of it is handed out before.  Without buffer reuse every
-block is a new array, or the memory of the block before the current one once
-the consumer holds no batch of it (each batch is a view, which refers to its
+block is a new array, or the memory of an earlier block once the consumer
+holds no batch of it (each batch is a view, which refers to its
 block's array), and yielded batches stay valid for as long as they are
 referenced.  With ``reuse=True`` nothing is allocated per block or
 batch: two block buffers take turns, never handed out, and each batch is
@@ -72,7 +73,7 @@ from .seeding import Seeding
 __all__ = ["DEFAULT_LOOKAHEAD_BYTES", "FIRST_BLOCK_NS", "GROWTH", "Ahead", "RoundRobinAhead"]
 
 #: Bytes of records a reader holds ahead of its consumer, by default.
-DEFAULT_LOOKAHEAD_BYTES = 16 << 20
+DEFAULT_LOOKAHEAD_BYTES = 32 << 20
 #: The first block is about this much work (nanoseconds, one thread) ...
 FIRST_BLOCK_NS = 2_000_000
 #: ... and each block after it this many times the one before, up to the bound.
@@ -98,7 +99,8 @@ class _Blocks:
         self.dtype = engine.record_dtype(hash)
         budget = DEFAULT_LOOKAHEAD_BYTES if lookahead_bytes is None else lookahead_bytes
         self.enabled = budget > 0
-        self.max_block = max(1, budget // (2 * self.dtype.itemsize))
+        # Four blocks at most: handed out, being generated, two kept to recycle.
+        self.max_block = max(1, budget // (4 * self.dtype.itemsize))
         self.first_block = max(1, int(FIRST_BLOCK_NS / seeding.ns_per_record))
         self.reuse = reuse
         self.direct = REUSE_DIRECT_RECORDS if seeding.ns_per_record < MATERIALIZE_NS \
@@ -106,7 +108,7 @@ class _Blocks:
         self._ring: list[np.ndarray | None] = [None, None]
         self._batch: np.ndarray | None = None
         self._owner: np.ndarray | None = None    # the array of the current block
-        self._retired: np.ndarray | None = None  # the array of the block before
+        self._retired: list[np.ndarray] = []     # the arrays of the two blocks before
         self._slot = 0  # the ring buffer of the block handed out now
         self.pending: Any = None  # the Background job of the next block
         self.factor = 1.0  # growth of the next block over the current (see finish)
@@ -123,38 +125,46 @@ class _Blocks:
     def _buffer(self, slot: int, n: int) -> np.ndarray:
         buf = self._ring[slot]
         if buf is None or len(buf) < n:
-            buf = self._ring[slot] = np.empty(max(n, min(self.max_block, 2 * n)), self.dtype)
+            buf = self._ring[slot] = engine.records(max(n, self.max_block), self.dtype)
         return buf[:n]
 
     def out(self, n: int, ahead: bool) -> np.ndarray:
         """An array for ``n`` records: of the current block, or (``ahead``) of the next.
 
-        Without reuse: the memory of the block before the current one if
-        nothing refers to it any more (the consumer has dropped every batch of
-        it: each view holds a reference to it), else a new array.  Recycled
+        Without reuse: the memory of one of the two blocks before the current
+        one if nothing refers to it any more (the consumer has dropped every
+        batch of it: each view holds a reference to it), else a new array.  Recycled
         memory has its pages touched already; a new array's pages fault as the
         workers write them (and on these VMs huge pages may stall in compaction).
         """
         if self.reuse:
             return self._buffer(self._slot ^ 1 if ahead else self._slot, n)
-        spare = self._retired
-        # References: self._retired, this local, getrefcount's argument.
-        if spare is not None and len(spare) >= n and sys.getrefcount(spare) <= 3:
-            self._retired = None
-            return spare[:n]
-        return np.empty(n, self.dtype)
+        retired = self._retired
+        for k, spare in enumerate(retired):
+            # References: the list, this local, getrefcount's argument.
+            if len(spare) >= n and sys.getrefcount(spare) <= 3:
+                del retired[k]
+                return spare[:n]
+        # Every block array has the largest block's capacity (small blocks use a
+        # prefix), so that any can be recycled for any later block; from the
+        # pool of touched pages (engine.records) when large.
+        return engine.records(max(n, self.max_block), self.dtype)[:n]
 
     def _hand_over(self, block: np.ndarray) -> None:
-        """``block`` becomes the current block; the one before may be recycled."""
+        """``block`` becomes the current block; the two before may be recycled
+        (the consumer often still holds the last batch of the one just
+        before, until it asks for its next batch)."""
         if not self.reuse:
-            owner = block if block.base is None else block.base
-            self._retired, self._owner = self._owner, owner
+            if self._owner is not None:
+                self._retired.append(self._owner)
+                del self._retired[:-2]
+            self._owner = block if block.base is None else block.base
 
     def batch(self, n: int) -> np.ndarray:
         """Reuse: the one batch buffer, for ``n`` records."""
         buf = self._batch
         if buf is None or len(buf) < n:
-            buf = self._batch = np.empty(n, self.dtype)
+            buf = self._batch = engine.records(n, self.dtype)
         return buf[:n]
 
     def hand_out(self, records: np.ndarray) -> np.ndarray:
@@ -300,7 +310,7 @@ class Ahead:
 
     @property
     def max_block(self) -> int:
-        """Records of the largest block (half the lookahead)."""
+        """Records of the largest block (a quarter of the lookahead)."""
         return self._blocks.max_block
 
     def close(self, wait: bool = True) -> None:

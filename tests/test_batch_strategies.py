@@ -435,13 +435,13 @@ def test_sequential_batch_size_change_takes_effect():
 
 
 def test_philox_batches_are_slices_of_blocks_generated_ahead():
-    """Batches come from blocks of at most half the lookahead (here 4 batches of
+    """Batches come from blocks of at most a quarter of the lookahead (here 4 batches of
     48-byte records): disjoint views, the stream's position still advancing
     batch by batch."""
     from dpa.batch.sources import StreamSource
 
     stream = dpa.stream_augmentation_chain(1000, CONFIG, scheme="philox", base_seed=3)
-    source = StreamSource(stream, lookahead_bytes=2 * 400 * 48)
+    source = StreamSource(stream, lookahead_bytes=4 * 400 * 48)
     batches = []
     while (b := source.take(100)) is not None:
         batches.append(b)

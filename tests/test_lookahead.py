@@ -196,7 +196,7 @@ def test_memory_optimized_batches_stay_efficient():
     cfg = BatchConfig(strategy=S.MEMORY_OPTIMIZED, max_memory_mb=4000)
     p = BatchProcessor(S.MEMORY_OPTIMIZED, cfg, probe=plenty)
     sizes = [len(b) for b in p.process_stream(stream)]
-    block = DEFAULT_LOOKAHEAD_BYTES // (2 * dpa.PARAM_DTYPE.itemsize)
+    block = DEFAULT_LOOKAHEAD_BYTES // (4 * dpa.PARAM_DTYPE.itemsize)
     assert max(sizes) <= block and sum(sizes) == 2_000_000
     # over an array (views, nothing generated) the budget alone decides
     p = BatchProcessor(S.MEMORY_OPTIMIZED, cfg, probe=plenty)
@@ -220,7 +220,7 @@ def test_blocks_held_by_the_consumer_are_never_recycled(scheme):
     and one that drops them gets recycled blocks with the same records."""
     n = 20_000 if scheme == "dpa" else 200_000
     ref = dpa.generate(range(n), CONFIG, scheme=scheme)
-    cfg = BatchConfig(strategy=S.SEQUENTIAL, batch_size=250, lookahead_bytes=2 * 48 * 1000)
+    cfg = BatchConfig(strategy=S.SEQUENTIAL, batch_size=250, lookahead_bytes=4 * 48 * 1000)
     kept = list(BatchProcessor(S.SEQUENTIAL, cfg).process_stream(
         dpa.stream_augmentation_chain(n, CONFIG, scheme=scheme)))
     assert np.concatenate(kept).tobytes() == ref.tobytes()

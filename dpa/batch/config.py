@@ -185,7 +185,7 @@ class BatchConfig:
     lookahead_bytes : int, optional
         dpa streams: bytes of records generated ahead of the consumer, in
         blocks made by the worker team in the background while the consumer
-        works on the batch before (:mod:`dpa.lookahead`).  None: 16 MiB
+        works on the batch before (:mod:`dpa.lookahead`).  None: 32 MiB
         (``dpa.lookahead.DEFAULT_LOOKAHEAD_BYTES``); at least one batch is
         always held; 0: each batch is generated when it is asked for.
 

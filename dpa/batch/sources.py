@@ -54,7 +54,7 @@ class StreamSource:
     rest to the next.  The records are generated ahead of the consumer, in
     blocks made by the worker team in the background while the consumer works
     on the batches of the block before (:class:`dpa.lookahead.Ahead`, at most
-    ``lookahead_bytes`` of records, 16 MiB by default; 0 generates each batch
+    ``lookahead_bytes`` of records, 32 MiB by default; 0 generates each batch
     when it is asked for); batches are slices (views) of those blocks, and the
     stream's position still advances batch by batch.  A round-robin run
     claims the whole remainder at its first batch, since its batches span it
