@@ -8,6 +8,7 @@ non-zero without a traceback; see ``docs/cli.md`` for the exit codes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -448,6 +449,16 @@ def cmd_head(args: argparse.Namespace) -> int:
 _COMMANDS = {"export": cmd_export, "convert": cmd_convert, "stats": cmd_stats, "head": cmd_head}
 
 
+def _discard_stdout() -> None:
+    """Point stdout at the null device: what is still buffered goes nowhere
+    instead of failing again when the interpreter flushes it at exit."""
+    with contextlib.suppress(OSError, ValueError):
+        fd = sys.stdout.fileno()
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, fd)
+        os.close(null)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``python -m dpa`` with ``argv``; return the exit status."""
     parser = build_parser()
@@ -460,7 +471,12 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError:  # not the main thread
             previous = None
     try:
-        return _COMMANDS[args.command](args)
+        status = _COMMANDS[args.command](args)
+        sys.stdout.flush()  # a reader that went away shows here, not at exit
+        return status
+    except BrokenPipeError:  # e.g. `python -m dpa head big.npy | head -3`: a normal end
+        _discard_stdout()
+        return EXIT_OK
     except UsageError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -477,10 +493,6 @@ def main(argv: list[str] | None = None) -> int:
         note = f"; {out} not written, temporary files removed" if out else ""
         print(f"{prog}: interrupted ({name}){note}", file=sys.stderr)
         return EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
-    except BrokenPipeError:  # e.g. `python -m dpa head big.npy | head -3`
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_OK
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

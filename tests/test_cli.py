@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import shlex
 import signal
 import subprocess
 import sys
@@ -186,6 +187,16 @@ def test_user_error_in_a_real_process(tmp_path):
     out, err = proc.communicate(timeout=60)
     one_error_line(err, proc.returncode, 1, "^dpa convert: error: nothing.json: no such file$")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_closed_pipe_is_a_normal_end(tmp_path):
+    """``dpa head big.npy | head -1``: the reader closing the pipe ends the command cleanly."""
+    np.save(tmp_path / "p.npy", dpa.generate(range(200_000), scheme="philox"))
+    script = f"set -o pipefail; {shlex.quote(sys.executable)} -m dpa head p.npy -n 200000 | head -1"
+    proc = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=ENV, capture_output=True,
+                          text=True, timeout=120)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert proc.stdout.split() == ["sample_id", *dpa.FIELDS]
 
 
 # ---- interrupted exports: real processes, real signals -----------------------------
