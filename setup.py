@@ -35,7 +35,7 @@ extensions = [
         sources=["dpa/_core.pyx", "dpa/src/dpa_kernel.c", "dpa/src/philox_kernel.c",
                  "dpa/src/team.c"],
         depends=["dpa/src/dpa_kernel.h", "dpa/src/dpa_lanes.h", "dpa/src/philox_kernel.h",
-                 "dpa/src/team.h", "dpa/_gather.pxi", "dpa/_shuffle.pxi"],
+                 "dpa/src/team.h", "dpa/_gather.pxi", "dpa/_shuffle.pxi", "dpa/_stats.pxi"],
         include_dirs=[np.get_include(), "dpa"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=c_args,

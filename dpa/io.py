@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from ._core import welford_update
 from .config import FIELDS, AugmentationConfig
 from ._validate import check_int as _check_int
 from .engine import generate_seeded
@@ -1274,7 +1275,7 @@ class _StatsAccumulator:
     (DPA's ``compute_statistics``, used by ``save_augmentation_chain``), from
     exact integer sums.  ``method="welford"``: DPA's ``save_augmentation_stream``
     statistics, Welford's recurrence in float64 in record order, replayed
-    operation for operation.
+    operation for operation by a compiled loop.
     """
 
     def __init__(self, fields: Iterable[str], method: str, label: str = "") -> None:
@@ -1315,12 +1316,8 @@ class _StatsAccumulator:
                 self.exact[f].add(x)
             else:
                 n, mean, m2 = self.welford[f]
-                for v in x.tolist():
-                    n += 1
-                    delta = v - mean
-                    mean += delta / n
-                    m2 += delta * (v - mean)
-                self.welford[f] = (n, mean, m2)
+                _, mean, m2 = welford_update(x, float(n), mean, m2)
+                self.welford[f] = (n + len(x), mean, m2)
         self.count += len(block)
 
     def result(self) -> dict[str, dict[str, Any]]:
@@ -1372,10 +1369,9 @@ def compute_stats(path: str | os.PathLike, *, method: str = "auto",
         (correctly rounded, as DPA's ``compute_statistics`` and
         ``save_augmentation_chain`` give them), equal bit for bit.
         ``"welford"``: DPA's ``save_augmentation_stream`` statistics (Welford's
-        float recurrence in record order), equal bit for bit; slower, as it
-        runs per value.  ``"auto"``: ``"welford"`` for a file converted from a
-        streaming DPA file that carried statistics (from its provenance),
-        else ``"exact"``.
+        float recurrence in record order), equal bit for bit.  ``"auto"``:
+        ``"welford"`` for a file converted from a streaming DPA file that
+        carried statistics (from its provenance), else ``"exact"``.
     fields : iterable of str, optional
         Fields to summarise (default: DPA's five, those present).
     block_records : int

@@ -399,6 +399,58 @@ def test_welford_stats_replay_dpa_streaming():
     assert (got["mean"], got["stdev"]) == (mean, (m2 / (n - 1)) ** 0.5)
 
 
+def _welford_in_python(values, n=0, mean=0.0, m2=0.0):
+    for v in values:  # DPA's recurrence, with n a Python int
+        n += 1
+        delta = v - mean
+        mean += delta / n
+        m2 += delta * (v - mean)
+    return n, mean, m2
+
+
+def _same_float(a, b) -> bool:
+    """Equal bit for bit (NaNs and the sign of zeros included)."""
+    return np.float64(a).view(np.uint64) == np.float64(b).view(np.uint64)
+
+
+_RNG = np.random.default_rng(17)
+WELFORD_CASES = {
+    "uniform": _RNG.uniform(-45, 45, 20_000),
+    "all-magnitudes": _RNG.normal(0, 1, 4000) * 10.0 ** _RNG.integers(-300, 300, 4000),
+    "subnormal": np.array([5e-324, -1e-310, 2e-320, 0.0, -0.0, 3e-315]),
+    "extremes": np.array([1.7976931348623157e308, -1.7976931348623157e308, 1e308, -1e-300, 2.5]),
+    "overflowing": np.array([-1.7976931348623157e308, 1.7976931348623157e308] * 3),
+    "constant": np.full(1001, 0.1),
+}
+
+
+@pytest.mark.parametrize("name", list(WELFORD_CASES))
+def test_welford_kernel_is_the_python_recurrence(name):
+    """The compiled loop gives DPA's float64 results bit for bit, inf and NaN included."""
+    from dpa import _core
+
+    values = WELFORD_CASES[name]
+    n, mean, m2 = _welford_in_python(values.tolist())
+    got = _core.welford_update(values, 0.0, 0.0, 0.0)
+    assert got[0] == n and _same_float(got[1], mean) and _same_float(got[2], m2)
+    k = len(values) // 3  # continued from a state: the same as in one go
+    state = _core.welford_update(values[:k], 0.0, 0.0, 0.0)
+    state = _core.welford_update(values[k:], *state)
+    assert state[0] == n and _same_float(state[1], mean) and _same_float(state[2], m2)
+    empty = _core.welford_update(values[:0], *state)  # no values: the state as it was
+    assert all(_same_float(a, b) for a, b in zip(empty, state))
+
+
+@pytest.mark.parametrize("name", ["uniform", "all-magnitudes", "subnormal", "extremes"])
+def test_welford_stats_of_a_file(tmp_path, name):
+    values = WELFORD_CASES[name]
+    np.save(tmp_path / "v.npy", _records(values))
+    got = dio.compute_stats(tmp_path / "v.npy", method="welford", block_records=999)["contrast"]
+    n, mean, m2 = _welford_in_python(values.tolist())
+    assert _same_float(got["mean"], mean) and _same_float(got["stdev"], (m2 / (n - 1)) ** 0.5)
+    assert (got["min"], got["max"], got["count"]) == (min(values), max(values), n)
+
+
 def test_stats_small_and_bad(tmp_path):
     np.save(tmp_path / "e.npy", _records(np.array([])))
     assert dio.compute_stats(tmp_path / "e.npy")["rotation"] == {
