@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import sys
-from pathlib import Path
 from typing import Any
 
 from . import io as dio
@@ -366,57 +365,39 @@ def _table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
     return "\n".join([line(header)] + [line(r) for r in rows])
 
 
+_METHODS = {"exact": "exact: statistics.mean/stdev, as DPA's save_augmentation_chain",
+            "welford": "welford: as DPA's save_augmentation_stream"}
+
+
+def _warn(message: str) -> None:
+    print(f"dpa stats: warning: {message}", file=sys.stderr)
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
-    path = Path(args.file)
     fields = _fields(args.fields)
-    prov = None
-    if dio.provenance_path(path).exists() and not args.verify:
-        try:
-            prov = dio.read_provenance(path)
-        except dio.InputError as exc:  # statistics do not need it
-            print(f"dpa stats: warning: {exc}", file=sys.stderr)
-    elif args.verify:
-        prov = dio.read_provenance(path)
-    if prov is not None:
-        arr = dio.load(path)
-        if (prov.get("count") not in (None, len(arr))
-                or prov.get("dtype") not in (None, dio._descr(arr.dtype))):
-            print(f"dpa stats: warning: {dio.provenance_path(path)} does not describe {path} "
-                  f"(count {prov.get('count')} vs {len(arr)}); ignoring it", file=sys.stderr)
-            prov = None
-        del arr
-    if args.verify:
-        bar = Progress(None, "verify", unit="records", enabled=None if not args.quiet else False)
-        try:
-            checked = dio.verify_npy(path, threads=args.threads, progress=bar)
-        finally:
-            bar.close()
-        if not args.json:
-            print(f"{path}: all {checked:,} records equal the core kernel's")
-    method = args.method
-    if method == "auto":
-        method = dio._stats_method_for(prov)
-    stats = dio.compute_stats(path, method=method, fields=fields)
+    bar = Progress(None, "verify", unit="records",
+                   enabled=None if args.verify and not args.quiet else False)
+    try:
+        report = dio.stats_report(args.file, method=args.method, fields=fields,
+                                  verify=args.verify, threads=args.threads, progress=bar,
+                                  on_warning=_warn)
+    finally:
+        bar.close()
+    if report.verified is not None and not args.json:
+        print(f"{report.path}: all {report.verified:,} records equal the core kernel's")
     if args.json:
-        print(json.dumps(stats, indent=2))
+        print(json.dumps(report.statistics, indent=2))
         return EXIT_OK
-    count = next(iter(stats.values()))["count"] if stats else 0
-    how = ("exact: statistics.mean/stdev, as DPA's save_augmentation_chain" if method == "exact"
-           else "welford: as DPA's save_augmentation_stream")
-    print(f"{path}: {count:,} records; method {how}")
+    print(f"{report.path}: {report.count:,} records; method {_METHODS[report.method]}")
     rows = [[name, repr(s["mean"]), repr(s["stdev"]), repr(s["min"]), repr(s["max"]),
-             str(s["count"])] for name, s in stats.items()]
+             str(s["count"])] for name, s in report.statistics.items()]
     print(_table(["field", "mean", "stdev", "min", "max", "count"], rows, {5}))
-    source = (prov or {}).get("source") or {}
-    block = source.get("statistics")
-    if isinstance(block, dict):
-        name = Path(str(source.get("path", "the source"))).name
-        differing = [f"{f}.{k}" for f, s in stats.items() for k, v in s.items()
-                     if not isinstance(block.get(f), dict) or block[f].get(k) != v]
-        if differing:
-            print(f"differs from the statistics block of {name}: {', '.join(differing)}")
+    if report.source is not None:
+        if report.differing:
+            print(f"differs from the statistics block of {report.source}: "
+                  f"{', '.join(report.differing)}")
         else:
-            print(f"identical to the statistics block of {name}")
+            print(f"identical to the statistics block of {report.source}")
     return EXIT_OK
 
 

@@ -295,7 +295,9 @@ def test_docs_example_runs(tmp_path):
     shutil.copy(vectors_dir() / STREAM, tmp_path)
     bindir = tmp_path / "bin"
     bindir.mkdir()
-    (bindir / "python").symlink_to(sys.executable)
+    # A wrapper, not a symlink: a symlinked venv interpreter would not find its venv.
+    (bindir / "python").write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
+    (bindir / "python").chmod(0o755)
     env = dict(ENV, PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
     proc = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)

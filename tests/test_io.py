@@ -181,7 +181,7 @@ def test_interrupt_removes_temporary_files_and_keeps_destination(tmp_path):
 
 def test_write_failure_is_one_line_and_cleans_up(tmp_path, monkeypatch):
     calls = []
-    real = dio._pwrite_all
+    real = dio.writer._pwrite_all
 
     def failing(fd, data, offset):
         calls.append(offset)
@@ -189,8 +189,8 @@ def test_write_failure_is_one_line_and_cleans_up(tmp_path, monkeypatch):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real(fd, data, offset)
 
-    monkeypatch.setattr(dio, "_pwrite_all", failing)
-    monkeypatch.setattr(dio, "WRITE_BUFFER_BATCHES", 1)  # a write per batch
+    monkeypatch.setattr(dio.writer, "_pwrite_all", failing)
+    monkeypatch.setattr(dio.save, "WRITE_BUFFER_BATCHES", 1)  # a write per batch
     out = tmp_path / "p.npy"
     with pytest.raises(dio.OutputError, match="cannot write .*p.npy: No space left on device"):
         dio.save_npy(dpa.stream_augmentation_chain(50_000, MILD), out, batch_size=4096)
@@ -209,7 +209,7 @@ def _killed_export(tmp_path, monkeypatch, n=40_000, batches_before_death=5, stre
     batches (1: every batch is written out on its own).
     """
     out = tmp_path / "p.npy"
-    monkeypatch.setattr(dio, "WRITE_BUFFER_BATCHES", buffer_batches)
+    monkeypatch.setattr(dio.save, "WRITE_BUFFER_BATCHES", buffer_batches)
     if stream is None:
         stream = dpa.stream_augmentation_chain(n, MILD, start_id=3)
     cls = type(stream)  # a subclass (DistributedParamStream) has its own generate
@@ -752,7 +752,7 @@ def test_plain_stream_provenance_is_unchanged(tmp_path):
 @pytest.mark.parametrize("chunk", [None, 97])
 def test_convert_dpa_files(tmp_path, monkeypatch, name, start, method, chunk):
     if chunk:  # windows smaller than a record: every value straddles a boundary somewhere
-        monkeypatch.setattr(dio, "_JSON_CHUNK", chunk)
+        monkeypatch.setattr(dio.jsonread, "_JSON_CHUNK", chunk)
     src = vectors_dir() / name
     data = sample(name)
     out = tmp_path / "c.npy"
@@ -816,7 +816,7 @@ def test_convert_jsonl_array_and_unstatted_stream_layout(tmp_path):
 
 def test_convert_memory_is_bounded_by_the_window(tmp_path, monkeypatch):
     """The JSON window never grows with the file: here 4 KiB windows over 800 KiB."""
-    monkeypatch.setattr(dio, "_JSON_CHUNK", 4096)
+    monkeypatch.setattr(dio.jsonread, "_JSON_CHUNK", 4096)
     recs = dpa.records.records_to_dicts(dpa.generate(range(3000), MILD, hash=True))
     text = json.dumps({"metadata": {"num_samples": 3000, "config": MILD.to_dict()},
                        "augmentations": recs}, indent=2)
@@ -863,7 +863,7 @@ def test_convert_bad_records(tmp_path, mutate, match):
 
 
 def test_convert_truncated_and_invalid_json(tmp_path, monkeypatch):
-    monkeypatch.setattr(dio, "_JSON_CHUNK", 256)
+    monkeypatch.setattr(dio.jsonread, "_JSON_CHUNK", 256)
     text = (vectors_dir() / CHAIN).read_text()
     for cut in (1, 50, 900, 5000, len(text) // 2, len(text) - 700, len(text) - 3):
         (tmp_path / "t.json").write_text(text[:cut])
