@@ -128,6 +128,8 @@ def test_philox_and_rank_exports(tmp_path, capsys):
         (["export", "-o", "{out}", "-n", "10", "--scheme", "philox", "--hash"], 2, "--hash needs --scheme dpa"),
         (["export", "-o", "{out}", "-n", "10", "--max-memory-mb", "0.00001"], 2, "too small for even one"),
         (["export", "-o", "{out}", "-n", "10", "--start-id", str(2**63 - 5)], 2, "exceeds 2\\*\\*63-1"),
+        (["export", "-o", "{out}", "-n", "10", "--checkpoint-seconds", "nan"], 2,
+         r"--checkpoint-seconds must be >= 0, got nan$"),
         (["export", "-o", "{out}", "-n", "10", "--config", "{tmp}/missing.json"], 1, "missing.json: no such file"),
         (["export", "-o", "{out}", "-n", "10", "--config", "{tmp}/bad.json"], 1,
          r"bad.json: the config is invalid: noise_range should have low < high"),

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     n, start = args.num_samples, args.start_id
     if start + n - 1 > MAX_SAMPLE_ID:
         raise UsageError(f"--start-id + --num-samples - 1 = {start + n - 1} exceeds 2**63-1")
-    if args.checkpoint_seconds < 0:
+    if not args.checkpoint_seconds >= 0:  # NaN too
         raise UsageError(f"--checkpoint-seconds must be >= 0, got {args.checkpoint_seconds}")
     if args.hash and args.scheme != "dpa":
         raise UsageError("--hash needs --scheme dpa (philox has no hash)")
