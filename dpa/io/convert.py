@@ -22,7 +22,8 @@ from ..engine import generate_seeded
 from ..records import MAX_SAMPLE_ID, record_dtype
 from ..seeding import Seeding
 from .errors import InputError, VerificationError
-from .jsonread import JSON_BATCH, _JsonText, detect_format, dpa_json_events, jsonl_events, open_text
+from .jsonread import (JSON_BATCH, _JsonText, detect_format, dpa_json_events, jsonl_events,
+                       open_text)
 from .provenance import (PROVENANCE_FORMAT, convert_provenance, dpa_stats_method, jsonable,
                          parse_config)
 from .save import DEFAULT_MAX_MEMORY_MB, SaveResult, save_npy
