@@ -67,3 +67,6 @@ def gather_strided(src: np.ndarray, out: np.ndarray, start: int, step: int) -> n
 def feistel_permute(
     positions: npt.NDArray[np.int64], out: npt.NDArray[np.int64], n: int, keys: Sequence[int]
 ) -> npt.NDArray[np.int64]: ...
+def welford_update(
+    values: npt.NDArray[np.float64], n: float, mean: float, m2: float
+) -> tuple[float, float, float]: ...

@@ -432,3 +432,4 @@ def sha256_compress_loop(Py_ssize_t nblocks, int paths):
     return [state[k] for k in range(8)]
 include "_gather.pxi"
 include "_shuffle.pxi"
+include "_stats.pxi"

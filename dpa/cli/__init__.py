@@ -1,0 +1,115 @@
+"""``python -m dpa`` (the ``dpa`` command): export, convert, stats, head.
+
+One module per command (``export``, ``convert``, ``stats``, ``head``), each
+with ``add_parser(subparsers)`` and ``run(args) -> int``, a thin wrapper that
+turns options into calls of :mod:`dpa.io` and prints the result; ``options``
+holds what they share.  This module builds the parser and runs a command
+under the one error handler: user errors (bad options, bad input files,
+unwritable destinations) print one line to stderr and exit non-zero without a
+traceback; see ``docs/cli.md`` for the exit statuses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Iterator
+
+from ..io import DpaIOError
+from . import convert, export, head, stats
+from .options import UsageError
+
+__all__ = ["EXIT_ERROR", "EXIT_MISMATCH", "EXIT_OK", "EXIT_SIGINT", "EXIT_SIGTERM", "EXIT_USAGE",
+           "UsageError", "build_parser", "main"]
+
+#: Exit statuses (also in docs/cli.md).
+EXIT_OK = 0
+EXIT_ERROR = 1  # input or output problem: bad file, existing destination, disk full
+EXIT_USAGE = 2  # bad options or config (argparse uses 2 too)
+EXIT_MISMATCH = 3  # --verify found a record or statistic that differs
+EXIT_SIGINT = 128 + signal.SIGINT
+EXIT_SIGTERM = 128 + signal.SIGTERM
+
+_COMMANDS = (export, convert, stats, head)
+
+
+class Terminated(BaseException):
+    """Raised in the main thread on SIGTERM, so that clean-up runs as on Ctrl-C."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``python -m dpa`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="python -m dpa",
+        description="Deterministic augmentation parameters as .npy files: export, convert, "
+                    "inspect.",
+        epilog="Run 'python -m dpa COMMAND --help' for a command's options and examples; "
+               "docs/cli.md has the exit codes.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in _COMMANDS:
+        command.add_parser(sub)
+    return parser
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """SIGTERM raises :class:`Terminated` in the main thread meanwhile."""
+    previous = None
+    if hasattr(signal, "SIGTERM"):
+        try:
+            previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        except ValueError:  # not the main thread
+            previous = None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _discard_stdout() -> None:
+    """Point stdout at the null device: what is still buffered goes nowhere
+    instead of failing again when the interpreter flushes it at exit."""
+    with contextlib.suppress(OSError, ValueError):
+        fd = sys.stdout.fileno()
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, fd)
+        os.close(null)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``python -m dpa`` with ``argv``; return the exit status."""
+    args = build_parser().parse_args(argv)
+    prog = f"dpa {args.command}"
+    with _sigterm_raises():
+        try:
+            status = args.run(args)
+            sys.stdout.flush()  # a reader that went away shows here, not at exit
+            return status
+        except BrokenPipeError:  # e.g. `python -m dpa head big.npy | head -3`: a normal end
+            _discard_stdout()
+            return EXIT_OK
+        except UsageError as exc:
+            print(f"{prog}: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except DpaIOError as exc:
+            print(f"{prog}: error: {exc}", file=sys.stderr)
+            return exc.exit_status
+        except OSError as exc:  # an I/O failure not already described by dpa.io
+            where = f" {exc.filename}" if exc.filename else ""
+            print(f"{prog}: error:{where} {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_ERROR
+        except (KeyboardInterrupt, Terminated) as exc:
+            name = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
+            out = getattr(args, "output", None)
+            note = f"; {out} not written, temporary files removed" if out else ""
+            print(f"{prog}: interrupted ({name}){note}", file=sys.stderr)
+            return EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT

@@ -1,0 +1,70 @@
+"""``python -m dpa stats``: DPA's statistics block of a ``.npy``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..io import stats_report
+from .options import fields_from_text, positive_int
+from .output import progress_bar, table
+
+EXAMPLES = """\
+examples:
+  python -m dpa stats params.npy
+  python -m dpa stats params.npy --json > statistics.json
+  python -m dpa stats params.npy --verify    # also recompute every record
+"""
+
+_METHODS = {"exact": "exact: statistics.mean/stdev, as DPA's save_augmentation_chain",
+            "welford": "welford: as DPA's save_augmentation_stream"}
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("stats", help="DPA's statistics of a .npy",
+                       description="Mean, stdev, min, max and count per field, as DPA's "
+                                   "statistics block gives them, computed in bounded memory.",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("file", metavar="FILE.npy")
+    p.add_argument("--json", action="store_true", help="print DPA's statistics block as JSON")
+    p.add_argument("--method", choices=("auto", *_METHODS), default="auto",
+                   help="exact: statistics.mean/stdev (DPA's save_augmentation_chain); "
+                        "welford: DPA's save_augmentation_stream; auto: as the source file "
+                        "was written, from the provenance (default)")
+    p.add_argument("--fields", metavar="A,B", help="comma-separated fields (default: DPA's five)")
+    p.add_argument("--verify", action="store_true",
+                   help="also recompute every record from the provenance")
+    p.add_argument("--threads", type=positive_int, metavar="T", help="threads for --verify")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def _warn(message: str) -> None:
+    print(f"dpa stats: warning: {message}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    fields = fields_from_text(args.fields)
+    bar = progress_bar(None, "verify", args.quiet or not args.verify, unit="records")
+    try:
+        report = stats_report(args.file, method=args.method, fields=fields, verify=args.verify,
+                              threads=args.threads, progress=bar, on_warning=_warn)
+    finally:
+        bar.close()
+    if report.verified is not None and not args.json:
+        print(f"{report.path}: all {report.verified:,} records equal the core kernel's")
+    if args.json:
+        print(json.dumps(report.statistics, indent=2))
+        return 0
+    print(f"{report.path}: {report.count:,} records; method {_METHODS[report.method]}")
+    rows = [[name, repr(s["mean"]), repr(s["stdev"]), repr(s["min"]), repr(s["max"]),
+             str(s["count"])] for name, s in report.statistics.items()]
+    print(table(["field", "mean", "stdev", "min", "max", "count"], rows, {5}))
+    if report.source is not None:
+        if report.differing:
+            print(f"differs from the statistics block of {report.source}: "
+                  f"{', '.join(report.differing)}")
+        else:
+            print(f"identical to the statistics block of {report.source}")
+    return 0

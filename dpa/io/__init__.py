@@ -1,0 +1,77 @@
+"""Parameters on disk: ``.npy`` export, DPA JSON conversion, statistics, provenance.
+
+One concern per module, each using only those above it:
+
+``errors``
+    :class:`DpaIOError` and its kinds, one-line messages naming the file,
+    the record and the field.
+``npy``
+    ``.npy`` headers (numpy's own bytes), size checks, :func:`load`,
+    :func:`iter_npy_blocks` (bounded-memory reading).
+``provenance``
+    The sidecar ``OUT.npy.json``: its paths, its schema (written and read),
+    the keys ``--resume`` compares.
+``writer``
+    ``_PartialNpy``: the temporary ``OUT.npy.partial`` with its lock and resume
+    journal, two page-aligned staging buffers of whole batches written by one
+    writer thread while the other is filled, ``O_DIRECT``, ``fsync`` and the
+    atomic rename into place.
+``save``
+    :func:`save_npy` and its batch sizes (:func:`export_batch_size`).
+``verify``, ``stats``
+    :func:`verify_npy`; :func:`compute_stats` (DPA's statistics blocks, bit for
+    bit) and :func:`stats_report`.
+``jsonread``
+    The incremental JSON reader for DPA 0.2.1's files and JSON Lines.
+``convert``
+    :func:`convert_json` and :func:`read_config`.
+
+Nothing here holds more than a batch: exports and conversions of any size run
+in memory set by ``max_memory_mb``, and statistics and verification read
+through one reused block.
+"""
+
+from ..records import MAX_SAMPLE_ID
+from .errors import DpaIOError, InputError, OutputError, ResumeError, VerificationError
+from .npy import iter_npy_blocks, load
+from .provenance import PROVENANCE_FORMAT, partial_paths, provenance_path, read_provenance
+from .writer import _PartialNpy, fcntl  # fcntl: None where there is no flock
+from .save import (
+    DEFAULT_MAX_MEMORY_MB,
+    MAX_BATCH_RECORDS,
+    WRITE_BUFFER_BATCHES,
+    SaveResult,
+    export_batch_size,
+    export_buffer_records,
+    save_npy,
+)
+from .verify import verify_npy
+from .stats import StatsReport, _StatsAccumulator, _sqrt_ratio, compute_stats, stats_report
+from .jsonread import _JsonText
+from .convert import convert_json, read_config
+
+__all__ = [
+    "DEFAULT_MAX_MEMORY_MB",
+    "MAX_BATCH_RECORDS",
+    "WRITE_BUFFER_BATCHES",
+    "DpaIOError",
+    "InputError",
+    "OutputError",
+    "ResumeError",
+    "VerificationError",
+    "SaveResult",
+    "StatsReport",
+    "compute_stats",
+    "convert_json",
+    "export_batch_size",
+    "export_buffer_records",
+    "iter_npy_blocks",
+    "load",
+    "partial_paths",
+    "provenance_path",
+    "read_config",
+    "read_provenance",
+    "save_npy",
+    "stats_report",
+    "verify_npy",
+]

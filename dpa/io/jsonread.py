@@ -1,0 +1,293 @@
+"""Incremental JSON reading: DPA 0.2.1's files and JSON Lines, in bounded memory.
+
+:class:`_JsonText` is a sliding window over a text file from which values are
+decoded one at a time (runs of records at once where it can); on top of it,
+:func:`dpa_json_events` and :func:`jsonl_events` turn a DPA document (or a
+bare array of records) and a JSON Lines file into events, and
+:func:`detect_format` tells the two apart from the first key.  Every error is
+an :class:`InputError` naming the file and the line and column.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import InputError, open_input
+
+__all__ = ["JSON_BATCH", "detect_format", "dpa_json_events", "jsonl_events", "open_text"]
+
+#: Records converted from JSON at a time.
+JSON_BATCH = 1 << 14
+
+#: Characters of JSON text read at a time.
+_JSON_CHUNK = 1 << 20
+
+_WS = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder()
+
+
+def open_text(path: Path, newline: str | None = None) -> IO[str]:
+    """A UTF-8 text file (with or without a byte-order mark) open for reading."""
+    return open_input(path, "is a directory", encoding="utf-8-sig", newline=newline)
+
+
+class _JsonText:
+    """A sliding window over a JSON text file: values are decoded one at a time.
+
+    Only the current window (``chunk`` characters, more while a single value
+    straddles its end, at most ``max_value`` characters for one value) is in
+    memory.  Positions for messages are absolute (line, column).
+    """
+
+    def __init__(self, f, path: Path, chunk: int | None = None, max_value: int = 64 << 20) -> None:
+        self.f = f
+        self.path = path
+        self.chunk = _JSON_CHUNK if chunk is None else chunk
+        self.max_value = max_value
+        self.buf = ""
+        self.pos = 0
+        self.eof = False
+        self.line = 1  # line of buf[0]
+        self.col0 = 0  # column (0-based) of buf[0]
+        self.dropped = 0  # characters before buf[0]
+
+    def _more(self, want: int | None = None) -> bool:
+        """Read another chunk (dropping what was consumed); False at end of file."""
+        if self.eof:
+            return False
+        if self.pos:
+            self.dropped += self.pos
+            dropped = self.buf[: self.pos]
+            nl = dropped.count("\n")
+            if nl:
+                self.line += nl
+                self.col0 = len(dropped) - dropped.rfind("\n") - 1
+            else:
+                self.col0 += len(dropped)
+            self.buf = self.buf[self.pos:]
+            self.pos = 0
+        try:
+            text = self.f.read(max(self.chunk, want or 0))
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{self.path}: not UTF-8 text ({exc.reason})") from None
+        if not text:
+            self.eof = True
+            return False
+        self.buf += text
+        return True
+
+    def where(self, pos: int | None = None) -> str:
+        pos = self.pos if pos is None else pos
+        nl = self.buf.rfind("\n", 0, pos)
+        if nl < 0:
+            return f"line {self.line}, column {self.col0 + pos + 1}"
+        return f"line {self.line + self.buf.count(chr(10), 0, pos)}, column {pos - nl}"
+
+    def peek(self) -> str | None:
+        """Skip whitespace; the next character, or None at end of file."""
+        while True:
+            self.pos = _WS.match(self.buf, self.pos).end()
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if not self._more():
+                return None
+
+    def expect(self, chars: str, context: str) -> str:
+        c = self.peek()
+        if c is None:
+            raise InputError(f"{self.path}: truncated JSON: the file ends {context}")
+        if c not in chars:
+            want = " or ".join(repr(x) for x in chars)
+            raise InputError(f"{self.path}: invalid JSON at {self.where()}: expected {want} "
+                             f"{context}, found {c!r}")
+        self.pos += 1
+        return c
+
+    def value(self, context: str) -> Any:
+        """Decode the JSON value at the current position."""
+        if self.peek() is None:
+            raise InputError(f"{self.path}: truncated JSON: the file ends {context}")
+        while True:
+            try:
+                value, end = _DECODER.raw_decode(self.buf, self.pos)
+            except json.JSONDecodeError as exc:
+                # An error in the last few characters may only mean the value goes on
+                # in the next chunk; read on before judging.
+                near_end = exc.pos >= len(self.buf) - 64 or exc.msg.startswith("Unterminated")
+                if near_end and not self.eof and len(self.buf) - self.pos < self.max_value:
+                    self._more(len(self.buf) - self.pos)
+                    continue
+                if near_end and self.eof:
+                    raise InputError(f"{self.path}: truncated JSON: the file ends {context} "
+                                     f"({self.where(exc.pos)})") from None
+                raise InputError(f"{self.path}: invalid JSON at {self.where(exc.pos)}: {exc.msg} "
+                                 f"({context})") from None
+            # A number at the very end of the window may continue in the next chunk.
+            if end >= len(self.buf) and not self.eof and not isinstance(value, (dict, list, str)):
+                if self._more():
+                    continue
+            self.pos = end
+            return value
+
+    def _members(self, close: str, ended: str, between: str, sep: str = ",") -> Iterator[None]:
+        """After an opening bracket: stop before each member (past its comma)
+        until ``close``, which is consumed.  ``ended`` and ``between`` word the
+        errors of a file that ends and of a missing comma (``sep`` expected)."""
+        first = True
+        while True:
+            c = self.peek()
+            if c is None:
+                raise InputError(f"{self.path}: truncated JSON: {ended}")
+            if c == close:
+                self.pos += 1
+                return
+            if not first:
+                self.expect(sep, between)
+            first = False
+            yield
+
+    def object_keys(self, start: str, kind: str = "") -> Iterator[str]:
+        """The keys of the top-level object that starts here (``start`` says
+        where, for messages); after each key the caller decodes its value.
+        ``kind`` names the keys in messages (``"top-level "``)."""
+        self.expect("{", start)
+        for _ in self._members("}", "the top-level object is not closed", f"between {kind}keys"):
+            if self.peek() not in ('"', None):
+                raise InputError(f"{self.path}: invalid JSON at {self.where()}: expected a key")
+            key = self.value(f"at a {kind}key")
+            self.expect(":", f"after the key {key!r}")
+            yield key
+
+    def array_items(self, context: str) -> Iterator[list]:
+        """After ``[``: yield the array's items in lists (many at a time where possible).
+
+        Whole runs of items are decoded with one ``json.loads`` call: the
+        window is cut after the last ``}`` that a comma follows, and the run
+        is parsed as an array.  If the cut fell inside a string or a nested
+        value, parsing fails and the run is decoded item by item instead,
+        which also pinpoints any error.
+        """
+        slow_until = -1  # absolute offset up to which items go one by one
+        for _ in self._members("]", f"the file ends inside {context}", f"in {context}", ",]"):
+            if self.dropped + self.pos >= slow_until:
+                items = self._bulk()
+                if items is not None:
+                    yield items
+                    continue
+                slow_until = self.dropped + self.pos + self.chunk
+            yield [self.value(f"inside {context}")]
+
+    def _bulk(self) -> list | None:
+        if len(self.buf) - self.pos < self.chunk // 2 and not self.eof:
+            self._more()
+        end = len(self.buf)
+        k = end
+        for _ in range(64):
+            k = self.buf.rfind(",", self.pos, k)
+            if k <= self.pos:
+                return None
+            j = k - 1
+            while j > self.pos and self.buf[j] in " \t\r\n":
+                j -= 1
+            if self.buf[j] == "}":
+                break
+        else:
+            return None
+        try:
+            items = json.loads("[" + self.buf[self.pos:j + 1] + "]")
+        except (json.JSONDecodeError, RecursionError):
+            return None
+        self.pos = j + 1
+        return items
+
+
+
+
+def dpa_json_events(f, path: Path) -> Iterator[tuple]:
+    """Events of a DPA file: ``("meta", key, value)`` and ``("items", list, None)``."""
+    text = _JsonText(f, path)
+    if text.peek() == "[":
+        text.pos += 1
+        for items in text.array_items("the top-level array"):
+            yield ("items", items, None)
+    else:
+        seen = False
+        for key in text.object_keys("at the start of the document", "top-level "):
+            if key == "augmentations":
+                text.expect("[", "at the 'augmentations' array (it should be an array)")
+                seen = True
+                for items in text.array_items("the 'augmentations' array"):
+                    yield ("items", items, None)
+            else:
+                yield ("meta", key, text.value(f"in the value of {key!r}"))
+        if not seen:
+            raise InputError(f"{path}: no 'augmentations' array in the top-level object")
+    if text.peek() is not None:
+        raise InputError(f"{path}: invalid JSON at {text.where()}: extra data after the document")
+
+
+def jsonl_events(f, path: Path, max_line: int = 16 << 20) -> Iterator[tuple]:
+    """Events of a JSON Lines file: ``("items", records, line_numbers)``."""
+    lines: list[str] = []
+    numbers: list[int] = []
+    lineno = 0
+
+    def flush() -> Iterator[tuple]:
+        try:
+            items = json.loads("[" + ",".join(lines) + "]")
+            if len(items) == len(lines):
+                yield ("items", items, list(numbers))
+                return
+        except json.JSONDecodeError:
+            pass
+        items = []
+        for text, no in zip(lines, numbers):
+            try:
+                items.append(json.loads(text))
+            except json.JSONDecodeError as exc:
+                raise InputError(
+                    f"{path}: line {no}: invalid JSON: {exc.msg} (column {exc.colno})"
+                ) from None
+        yield ("items", items, list(numbers))
+
+    while True:
+        try:
+            line = f.readline(max_line + 1)
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path}: not UTF-8 text ({exc.reason})") from None
+        if not line:
+            break
+        lineno += 1
+        if len(line) > max_line and not line.endswith("\n"):
+            raise InputError(f"{path}: line {lineno} is longer than {max_line} characters")
+        if line.strip():
+            lines.append(line)
+            numbers.append(lineno)
+            if len(lines) >= JSON_BATCH // 4:
+                yield from flush()
+                lines, numbers = [], []
+    if lines:
+        yield from flush()
+
+
+def detect_format(f, path: Path) -> str:
+    """``"dpa"`` (a DPA document or a bare array) or ``"jsonl"``, from the first key."""
+    head = f.read(4096)
+    f.seek(0)
+    stripped = head.lstrip(" \t\r\n")
+    if stripped.startswith("["):
+        return "dpa"
+    if not stripped.startswith("{"):
+        if not stripped:
+            raise InputError(f"{path}: empty file")
+        raise InputError(f"{path}: not JSON: expected '{{' or '[' at the start, found {stripped[:1]!r}")
+    m = re.match(r'\{\s*"((?:[^"\\]|\\.)*)"', stripped)
+    if m is None or m.group(1) in ("metadata", "augmentations", "statistics"):
+        return "dpa"  # a document (the object parser reports what is wrong with it)
+    return "jsonl"
+
+
