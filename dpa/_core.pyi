@@ -67,3 +67,18 @@ def gather_strided(src: np.ndarray, out: np.ndarray, start: int, step: int) -> n
 def feistel_permute(
     positions: npt.NDArray[np.int64], out: npt.NDArray[np.int64], n: int, keys: Sequence[int]
 ) -> npt.NDArray[np.int64]: ...
+
+# ---- pixel noise: philox-normal-v1 ----------------------------------------------
+
+NOISE_MAX_PIXELS: int
+
+def noise_fill(
+    seed: int,
+    ids: npt.NDArray[np.int64],
+    epochs: npt.NDArray[np.uint32],
+    stds: npt.NDArray[np.float64],
+    out: npt.NDArray[np.float32],
+    first: int,
+    paths: int,
+) -> None: ...
+def noise_pair(a: int, b: int) -> tuple[float, float]: ...
