@@ -23,11 +23,14 @@ BATCH_SIZE = 64
 EPOCHS = (0, 1)
 #: case name -> sampler keywords; the parent test reads these too.
 CASES = {
-    "sample_keep": dict(seeding="sample", split="strided", uneven="keep", shuffle=True),
-    "sample_pad": dict(seeding="sample", split="strided", uneven="pad", shuffle=True, base_seed=4),
-    "rank_dpa": dict(seeding="rank", split="contiguous", uneven="keep", shuffle=False),
+    "sample_keep": dict(scheme="dpa", epoch_params=False, seeding="sample", split="strided",
+                        uneven="keep", shuffle=True),
+    "sample_pad": dict(scheme="dpa", epoch_params=False, seeding="sample", split="strided",
+                       uneven="pad", shuffle=True, seed=4),
+    "rank_dpa": dict(scheme="dpa", epoch_params=False, seeding="rank", split="contiguous",
+                     uneven="keep", shuffle=False),
     "philox_keep": dict(scheme="philox", split="strided", uneven="keep", shuffle=True,
-                        base_seed=2**40 + 9, epoch_params=True),
+                        seed=2**40 + 9, epoch_params=True),
 }
 CONFIG = dpa.get_preset("mild")
 
