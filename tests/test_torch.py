@@ -352,7 +352,8 @@ def test_philox_bad_arguments(kw, match):
 
 
 def test_torchrun_gloo_two_ranks_two_workers(tmp_path):
-    """torchrun, 2 gloo ranks x 2 DataLoader workers: every sample once, as one process."""
+    """torchrun, 2 gloo ranks x 2 DataLoader workers: every sample once, as one process; the
+    map-style path's augmented images bit-identical to world sizes 1 and 3."""
     sys.path.insert(0, str(HERE))
     try:
         import _torchrun_worker as W
@@ -405,6 +406,24 @@ def test_torchrun_gloo_two_ranks_two_workers(tmp_path):
                     dpa_stream = D.stream_distributed_augmentation_chain(n, r, w, W.CONFIG)
                     assert ids[r].tolist() == list(dpa_stream.ids)
                     assert np.array_equal(params[r], _table(dpa_stream.generate(dpa_stream.ids)))
+
+
+    # the map-style path: augmented images bit-identical to world sizes 1 and 3 in one process
+    for epoch in W.EPOCHS:
+        want = {}
+        for world in (1, 3):
+            for rank in range(world):
+                ids, images = W.augmented(world, rank, epoch, workers=0)
+                for sid, img in zip(ids.tolist(), images):
+                    assert want.setdefault(sid, img).tobytes() == img.tobytes(), (world, sid)
+        covered = []
+        for r in range(w):
+            ids, images = seen[f"map/{epoch}/{r}/ids"], seen[f"map/{epoch}/{r}/images"]
+            for sid, img in zip(ids.tolist(), images):
+                assert img.tobytes() == want[sid].tobytes(), (epoch, r, sid)
+            covered += ids.tolist()
+        assert set(covered) == set(range(W.MAP_SAMPLES))
+        assert len(covered) == w * -(-W.MAP_SAMPLES // w)  # DistributedSampler's padding
 
 
 def test_pickled_sampler_carries_settings_not_ids():
