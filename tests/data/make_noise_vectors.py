@@ -7,7 +7,9 @@ noise of ``docs/schemes.md`` ("The philox-normal-v1 specification"), written
 from that text alone with the standard library: Philox4x32-10, the noise
 counters, Box-Muller with the specification's own logarithm, sine and cosine
 (basic IEEE-754 operations only, so every machine computes the same bits), and
-the final rounding to binary32.  It never imports dpa, so the file pins dpa's
+the final rounding to binary32 (Philox4x32-10 itself is imported from
+``make_philox_vectors.py`` beside it, the philox-v1 script written from the
+same specification).  It never imports dpa, so the file pins dpa's
 compiled kernel (every path) to the specification rather than to dpa's code.
 
 Python's float arithmetic is IEEE-754 binary64 with correctly rounded ``+``,
@@ -44,38 +46,16 @@ import math
 import pathlib
 import random
 import struct
+import sys
 from fractions import Fraction
 
 VERSION = "philox-normal-v1"
 MASK32 = 2**32 - 1
 
-# ---- Philox4x32-10, as docs/schemes.md writes it ---------------------------------
+# ---- Philox4x32-10: the philox-v1 script's, written from the same specification -------
 
-M0, M1 = 0xD2511F53, 0xCD9E8D57
-W0, W1 = 0x9E3779B9, 0xBB67AE85
-
-
-def philox4x32_10(counter, key):
-    """Ten rounds of Philox4x32 on a 4-word counter with a 2-word key."""
-    c0, c1, c2, c3 = counter
-    k0, k1 = key
-    for _ in range(10):
-        prod0 = M0 * c0
-        prod1 = M1 * c2
-        hi0, lo0 = prod0 >> 32, prod0 & MASK32
-        hi1, lo1 = prod1 >> 32, prod1 & MASK32
-        c0, c1, c2, c3 = hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0
-        k0 = (k0 + W0) & MASK32
-        k1 = (k1 + W1) & MASK32
-    return [c0, c1, c2, c3]
-
-
-KNOWN_ANSWERS = [
-    ((0, 0, 0, 0), (0, 0), [0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8]),
-    ((MASK32,) * 4, (MASK32, MASK32), [0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD]),
-    ((0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0),
-     [0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1]),
-]
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from make_philox_vectors import KNOWN_ANSWERS, _words, philox4x32_10  # noqa: E402
 
 # ---- the constants: binary64 values nearest to exact numbers ---------------------
 
@@ -198,8 +178,8 @@ RUNS = [(0, 41), (3, 9), (150_525, 3), (2**33 - 11, 11)]
 
 
 def build():
-    for counter, key, want in KNOWN_ANSWERS:
-        assert philox4x32_10(counter, key) == want, (counter, key)
+    for counter, key, want in KNOWN_ANSWERS:  # Random123's, as docs/schemes.md lists them
+        assert philox4x32_10(_words(counter), _words(key)) == _words(want), (counter, key)
     check_accuracy(random.Random(7))
     words = [(a, b) for a in EDGE_WORDS for b in EDGE_WORDS[::3]]
     words += [(RNG.getrandbits(32), RNG.getrandbits(32)) for _ in range(40)]
