@@ -4,7 +4,7 @@ Rows (medians of interleaved rounds after a warm-up; ``quick`` shrinks the sizes
 
 ``apply_params``
     :func:`dpa.torch.apply_params`, all five parameters with the reproducible
-    noise, on a batch of 64 x 3 x 224 x 224 float32 CPU images (16 with
+    noise, on a batch of 64 x 3 x 224 x 224 float32 CPU images (8 with
     ``quick``), images/s, against ``kornia_pipeline``: Kornia's
     ``RandomAffine`` (rotation and scale), ``ColorJitter`` (brightness gain,
     contrast blend towards the mean, in that order) and ``RandomGaussianNoise``
@@ -17,7 +17,8 @@ Rows (medians of interleaved rounds after a warm-up; ``quick`` shrinks the sizes
     (not reproducible per sample).
 ``loader_epoch``
     One epoch of ``DataLoader(ParamDataset(images), sampler=
-    DistributedIndexSampler, batch_size=64, num_workers=2)`` with
+    DistributedIndexSampler, batch_size=64, num_workers=2)`` over 1,024 images of
+    3 x 128 x 128 (256 of 3 x 32 x 32 with ``quick``) with
     ``apply_params`` on every batch, samples/s, against ``loader_epoch_rand``:
     the same loop over the plain dataset with ``DistributedSampler`` and
     hand-written parameters (``torch.rand`` in the ranges), the same ops
@@ -119,7 +120,7 @@ def run(quick: bool = False, repeats: int | None = None, *, batch: int | None = 
         side: int = 224, loader_samples: int | None = None,
         loader_side: int | None = None) -> list[dict[str, Any]]:
     """The rows above; the keywords shrink the sizes (the tests run it tiny)."""
-    batch = batch or (16 if quick else 64)
+    batch = batch or (8 if quick else 64)
     repeats = repeats or (3 if quick else 7)
     threads = dpa.default_threads()
     cfg = dpa.get_preset("moderate")
@@ -151,7 +152,7 @@ def run(quick: bool = False, repeats: int | None = None, *, batch: int | None = 
 
     # ---- the DataLoader epoch, both loops taking turns ----
     n_loader = loader_samples or (256 if quick else 1024)
-    loader_side = loader_side or (64 if quick else 128)
+    loader_side = loader_side or (32 if quick else 128)
     data = torch.rand(n_loader, 3, loader_side, loader_side, generator=gen)
     plain = _Images(data)
     ours_ds = T.ParamDataset(plain, cfg, seed=7)
@@ -159,7 +160,7 @@ def run(quick: bool = False, repeats: int | None = None, *, batch: int | None = 
     base_sampler = DistributedSampler(plain, num_replicas=1, rank=0, seed=7)
     ours = DataLoader(ours_ds, batch_size=64, sampler=ours_sampler, num_workers=2)
     base = DataLoader(plain, batch_size=64, sampler=base_sampler, num_workers=2)
-    loader_rounds = min(repeats, 2 if quick else 5)
+    loader_rounds = min(repeats, 1 if quick else 5)
     loops = {
         "loader_epoch": (ours, ours_sampler, lambda b: T.apply_params(b[0], b[1])),
         "loader_epoch_rand": (base, base_sampler, lambda b: _hand_written(b, cfg)),

@@ -41,16 +41,19 @@ NOISE_VERSION = "philox-normal-v1"
 #: Below this many values a fill runs in one thread (a handoff costs ~0.1 ms).
 _MIN_THREADED = 1 << 19
 
-_pool: ThreadPoolExecutor | None = None
+_pool: tuple[int, ThreadPoolExecutor] | None = None  # (its size, the pool)
 _pool_lock = threading.Lock()
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
-        if _pool is None or _pool._max_workers < workers:  # noqa: SLF001 - our own pool
-            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dpa-noise")
-        return _pool
+        if _pool is None or _pool[0] < workers:
+            if _pool is not None:
+                _pool[1].shutdown(wait=False)
+            _pool = (workers, ThreadPoolExecutor(max_workers=workers,
+                                                 thread_name_prefix="dpa-noise"))
+        return _pool[1]
 
 
 def _forget_pool() -> None:  # a forked child has the pool object but not its threads

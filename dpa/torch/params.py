@@ -80,6 +80,9 @@ class ParamBatch:
 
     def __init__(self, sample_ids: torch.Tensor, table: torch.Tensor, seed: int = 0,
                  epochs: torch.Tensor | None = None) -> None:
+        for name, value in (("sample_ids", sample_ids), ("table", table)):
+            if not isinstance(value, torch.Tensor):
+                raise TypeError(f"{name} should be a torch.Tensor, but got {type(value).__name__}")
         n = sample_ids.shape[0]
         if sample_ids.dtype != torch.int64 or sample_ids.dim() != 1 \
                 or sample_ids.device.type != "cpu":

@@ -49,7 +49,8 @@ PADDING_MODES = ("zeros", "border", "reflection")
 _FLOAT_DTYPES = (torch.float32, torch.float64)
 _LOW_DTYPES = (torch.float16, torch.bfloat16)
 
-# Per-thread buffer for the noise (fresh pages cost more than the fill).
+# Per-thread buffer for the noise (fresh pages cost more than the fill); it lives as
+# long as its thread, one batch of float32 noise.
 _local = threading.local()
 
 
@@ -256,8 +257,7 @@ def apply_params(images: torch.Tensor, params: ParamBatch, *, masks: torch.Tenso
         masks = _check_target(masks, "masks", n, (3, 4))
         mk = masks[:, None] if masks.dim() == 3 else masks
         mf = mk.to(device=device, dtype=compute) - mask_fill
-        mg = grid if grid is not None else None
-        sampled = F.grid_sample(mf, mg, mode="nearest", padding_mode="zeros",
+        sampled = F.grid_sample(mf, grid, mode="nearest", padding_mode="zeros",
                                 align_corners=False) + mask_fill if n else mf + mask_fill
         sampled = sampled.round_() if not masks.dtype.is_floating_point else sampled
         sampled = sampled.to(masks.dtype)
