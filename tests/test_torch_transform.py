@@ -187,6 +187,13 @@ def test_keypoints_and_boxes_follow_the_content():
     torch.testing.assert_close(moved, centre)
 
 
+def test_an_empty_batch_comes_back_as_it_is():
+    empty = torch.zeros(0, 3, 8, 8)
+    assert T.apply_params(empty, _batch(0)).shape == (0, 3, 8, 8)
+    out, kp = T.apply_params(empty, _batch(0), keypoints=torch.zeros(0, 2, 2))
+    assert out.shape == (0, 3, 8, 8) and kp.shape == (0, 2, 2)
+
+
 def test_bad_arguments():
     images, params = _images(2), _batch(2)
     with pytest.raises(TypeError, match="params should be a dpa.torch.ParamBatch"):

@@ -225,13 +225,15 @@ def apply_params(images: torch.Tensor, params: ParamBatch, *, masks: torch.Tenso
         and not images.is_contiguous()
     table = params.table.to(device=device, dtype=compute)
 
+    if n == 0 or ch * height * width == 0:  # nothing to sample: the inputs as they are
+        given = [t for t in (masks, keypoints, boxes) if t is not None]
+        return (images.clone(), *given) if given else images.clone()
     x = images.to(compute)
     if images.dtype == torch.uint8:
         x = x.div_(255.0)
-    m = _affine(table, height, width)
-    grid = _grid(m, height, width, compute, device) if n else None
+    grid = _grid(_affine(table, height, width), height, width, compute, device)
     y = F.grid_sample(x, grid, mode=interpolation, padding_mode=padding_mode,
-                      align_corners=False) if n else x.clone()
+                      align_corners=False)
 
     # brightness then contrast, as one gain and offset per image
     brightness, contrast = table[1], table[4]
@@ -239,7 +241,7 @@ def apply_params(images: torch.Tensor, params: ParamBatch, *, masks: torch.Tenso
     gain = (brightness * contrast).to(compute)
     offset = (brightness.double() * (1.0 - contrast.double()) * mean).to(compute)
     y.mul_(gain[:, None, None, None]).add_(offset[:, None, None, None])
-    if noise and n:
+    if noise:
         buf = pixel_noise(params, (ch, height, width), out=_noise_buffer((n, ch, height, width)),
                           threads=threads)
         y.add_(buf.to(device, non_blocking=False))
@@ -258,7 +260,7 @@ def apply_params(images: torch.Tensor, params: ParamBatch, *, masks: torch.Tenso
         mk = masks[:, None] if masks.dim() == 3 else masks
         mf = mk.to(device=device, dtype=compute) - mask_fill
         sampled = F.grid_sample(mf, grid, mode="nearest", padding_mode="zeros",
-                                align_corners=False) + mask_fill if n else mf + mask_fill
+                                align_corners=False) + mask_fill
         sampled = sampled.round_() if not masks.dtype.is_floating_point else sampled
         sampled = sampled.to(masks.dtype)
         results.append(sampled[:, 0] if masks.dim() == 3 else sampled)
