@@ -24,6 +24,9 @@ Rows (medians of interleaved rounds after a warm-up; ``quick`` shrinks the sizes
     hand-written parameters (``torch.rand`` in the ranges), the same ops
     (``affine_grid``, ``grid_sample``, gain, contrast blend, ``torch.randn``
     noise, clamp).  The target is ``ratio >= 0.9`` (within 10%).
+``loader_only`` / ``loader_only_plain``
+    The same two loops without any transform: what the wrapper (parameters
+    made in the workers, batched, sent with the images) costs by itself.
 
 Run alone: ``python -m dpa.bench.torch [--quick]``.
 """
@@ -164,6 +167,8 @@ def run(quick: bool = False, repeats: int | None = None, *, batch: int | None = 
     loops = {
         "loader_epoch": (ours, ours_sampler, lambda b: T.apply_params(b[0], b[1])),
         "loader_epoch_rand": (base, base_sampler, lambda b: _hand_written(b, cfg)),
+        "loader_only": (ours, ours_sampler, lambda b: None),
+        "loader_only_plain": (base, base_sampler, lambda b: None),
     }
     for name in loops:
         times[name] = []
@@ -209,6 +214,10 @@ def run(quick: bool = False, repeats: int | None = None, *, batch: int | None = 
                     "torch.rand parameters, the same ops"))
     rows.append(fig("loader_epoch", "loader_epoch_rand", "samples/s",
                     "the same epoch with ParamDataset + DistributedIndexSampler + apply_params"))
+    rows.append(fig("loader_only_plain", None, "samples/s",
+                    "the plain loop's loading alone (no transform)"))
+    rows.append(fig("loader_only", "loader_only_plain", "samples/s",
+                    "ParamDataset + DistributedIndexSampler loading alone: the wrapper's cost"))
     return rows
 
 
