@@ -70,3 +70,18 @@ def feistel_permute(
 def welford_update(
     values: npt.NDArray[np.float64], n: float, mean: float, m2: float
 ) -> tuple[float, float, float]: ...
+
+# ---- pixel noise: philox-normal-v1 ----------------------------------------------
+
+NOISE_MAX_PIXELS: int
+
+def noise_fill(
+    seed: int,
+    ids: npt.NDArray[np.int64],
+    epochs: npt.NDArray[np.uint32],
+    stds: npt.NDArray[np.float64],
+    out: npt.NDArray[np.float32],
+    first: int,
+    paths: int,
+) -> None: ...
+def noise_pair(a: int, b: int) -> tuple[float, float]: ...

@@ -430,6 +430,51 @@ def sha256_compress_loop(Py_ssize_t nblocks, int paths):
             dpa_sha256_compress_bytes(state, block, paths)
             block[0] = <unsigned char>state[0]
     return [state[k] for k in range(8)]
+
+
+# ---- pixel noise: philox-normal-v1 (src/noise_kernel.h) -------------------------
+# Not a record scheme: a fill of binary32 noise, one row per sample, used by
+# dpa.torch.  Its own section so that the record machinery above stays as it is.
+
+cdef extern from "src/noise_kernel.h" nogil:
+    int64_t DPA_NOISE_MAX_PIXELS
+    void dpa_noise_fill(uint64_t seed, const int64_t *ids, const uint32_t *epochs,
+                        const double *stds, int64_t n, int64_t first, int64_t count,
+                        float *out, int64_t row_stride, int paths)
+    void dpa_noise_pair(uint32_t a, uint32_t b, double *z)
+
+NOISE_MAX_PIXELS = DPA_NOISE_MAX_PIXELS
+
+
+def noise_fill(uint64_t seed, const int64_t[::1] ids, const uint32_t[::1] epochs,
+               const double[::1] stds, float[:, ::1] out, int64_t first, int paths):
+    """Fill ``out[i, k]`` with the noise of sample ``ids[i]`` at pixel ``first + k``.
+
+    ``philox-normal-v1`` (``src/noise_kernel.h``): row ``i`` is keyed by
+    ``seed``, ``epochs[i]`` and ``ids[i]``, scaled by ``stds[i]``.  The GIL
+    is released; callers (``dpa.torch``) have validated the values, this
+    checks only what would otherwise corrupt memory.
+    """
+    cdef Py_ssize_t n = out.shape[0]
+    cdef int64_t count = out.shape[1]
+    if ids.shape[0] != n or epochs.shape[0] != n or stds.shape[0] != n:
+        raise ValueError("ids, epochs and stds must have one entry per row of out")
+    if first < 0 or first + count > DPA_NOISE_MAX_PIXELS:
+        raise ValueError("pixels must lie in [0, 2**33)")
+    if n == 0 or count == 0:
+        return
+    with nogil:
+        dpa_noise_fill(seed, &ids[0], &epochs[0], &stds[0], n, first, count, &out[0, 0],
+                       out.shape[1], paths)
+
+
+def noise_pair(uint32_t a, uint32_t b):
+    """The Box-Muller step of ``philox-normal-v1`` on two words (test hook)."""
+    cdef double z[2]
+    dpa_noise_pair(a, b, z)
+    return (z[0], z[1])
+
+
 include "_gather.pxi"
 include "_shuffle.pxi"
 include "_stats.pxi"
