@@ -386,13 +386,17 @@ def test_without_dask_import_works_and_sharded_commands_name_the_extra(tmp_path)
         "print('RC', main(['export', '-o', 'd2', '-n', '100', '--shards', '--scheduler', 'x:1']))\n"
         "print('RC', main(['export', '-o', 'd3', '-n', '100', '--shards', '-q']))\n"
         "print('LEN', len(dpa.io.load('d3')))\n"
+        "from dpa.bench.__main__ import main as bench\n"
+        "print('RC', bench(['--quick', '--only', 'scale']))\n"
         "print('DASK', sorted(m for m in sys.modules if m.startswith(('dask', 'distributed'))"
         " and sys.modules[m] is not None))\n", tmp_path)
     out, err = done.stdout, done.stderr
     assert done.returncode == 0, err
-    assert "IMPORT No module named 'dpa.dask'" in out
+    assert "IMPORT dpa.dask needs Dask, which is not installed: install the extra with " \
+           "pip install 'dpa[dask]'" in out
     assert out.count("RC 2") == 2 and "RC 0" in out and "LEN 100" in out
     assert "--local-workers needs Dask" in err and "--scheduler needs Dask" in err
     assert err.count("pip install 'dpa[dask]'") == 2
+    assert "[scale] skipped: ImportError: dpa.dask needs Dask" in out and "RC 1" in out
     assert "DASK []" in out
     assert not (tmp_path / "d1").exists() and not (tmp_path / "d2").exists()

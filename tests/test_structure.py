@@ -18,7 +18,8 @@ check_import_cycles = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(check_import_cycles)
 
 #: Modules that need an optional extra, and the package that provides it.
-OPTIONAL = {"dpa.torch": "torch"}
+OPTIONAL = {"dpa.torch": "torch", "dpa.dask": "distributed", "dpa.dask.arrays": "distributed",
+            "dpa.dask.export": "distributed", "dpa.bench.scale": "distributed"}
 
 
 def test_no_import_cycle_in_dpa():
