@@ -400,3 +400,43 @@ def test_without_dask_import_works_and_sharded_commands_name_the_extra(tmp_path)
     assert "[scale] skipped: ImportError: dpa.dask needs Dask" in out and "RC 1" in out
     assert "DASK []" in out
     assert not (tmp_path / "d1").exists() and not (tmp_path / "d2").exists()
+
+
+# ---- staging buffers reused from file to file ---------------------------------------
+
+
+def test_staging_buffers_are_reused_from_file_to_file(tmp_path):
+    """A process writing shard after shard reuses one pair of staging buffers
+    (fresh pages are what costs on virtual machines); a buffer a caller still
+    holds a view of is never reused; a forked child starts with none."""
+    from dpa.io import writer
+
+    ids = range(200_000)
+    dio.save_npy(_stream(ids, scheme="philox"), tmp_path / "a.npy")
+    kept = list(writer._POOL._free)
+    assert len(kept) == 2
+    held = []
+    dio.save_npy(_stream(ids, scheme="philox"), tmp_path / "b.npy", on_batch=held.append)
+    viewed = {id(v.base.obj) for v in held}
+    assert viewed and not viewed & {id(m) for m in writer._POOL._free}  # not kept while viewed
+    first = held[0].copy()
+    dio.save_npy(_stream(range(10**6, 10**6 + 200_000), scheme="philox"), tmp_path / "c.npy")
+    assert np.array_equal(held[0], first)  # nobody wrote into the buffer that is still viewed
+    del held
+    ref = dpa.generate(ids, dpa.get_preset("aggressive"), scheme="philox")
+    for name in ("a", "b"):
+        assert np.array_equal(np.load(tmp_path / f"{name}.npy"), ref)
+    dio.save_npy(_stream(ids, scheme="philox"), tmp_path / "d.npy")
+    again = list(writer._POOL._free)
+    dio.save_npy(_stream(ids, scheme="philox"), tmp_path / "e.npy")
+    assert sorted(map(id, writer._POOL._free)) == sorted(map(id, again))  # the same two
+    assert np.array_equal(np.load(tmp_path / "e.npy"), ref)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.write(w, str(len(writer._POOL._free)).encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(r, 8) == b"0"
+    os.close(r)
+    os.close(w)
