@@ -8,8 +8,9 @@ For each scheme (``philox``: 50,000,000 records; ``dpa``: 5,000,000; with
 - ``save_dataset`` of the same records on a ``LocalCluster`` of 2 worker
   processes with one thread each (``ClientRunner``, automatic shard size),
   in a child process that starts the cluster, imports dpa on the workers,
-  exports ``N // 10`` records (warm-up, and the small size of the memory
-  figure), then the ``N`` records that are timed.
+  exports ``N // 10`` records in shards of the size used for ``N`` (warm-up,
+  and the small size of the memory figure), then the ``N`` records that are
+  timed.
 
 The same 2 cores do the work both ways, so ``ratio`` = sharded rate / single
 rate (medians over the rounds) measures the engine's overhead: Dask's
@@ -35,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ..dask import ClientRunner, cluster_client
-from ..io import save_dataset
+from ..io import DatasetPlan, save_dataset
 from ..stream import ParamStream
 from .child import measure, peak_rss_mb, section_main
 
@@ -62,7 +63,9 @@ def _child_sharded(scheme: str, n: int, path: str, workers: int) -> dict[str, An
         client.run(_warm)
         runner = ClientRunner(client)
         small = max(1, n // 10)
-        save_dataset(ParamStream(range(small), scheme=scheme), path, runner=runner)
+        size = DatasetPlan.auto_shard_records(n, runner.parallelism)  # the same shards at N
+        save_dataset(ParamStream(range(small), scheme=scheme), path, shard_records=size,
+                     runner=runner)
         rss_small = max(client.run(peak_rss_mb).values())
         t = time.perf_counter()
         res = save_dataset(ParamStream(range(n), scheme=scheme), path, force=True, runner=runner)
