@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from .._validate import check_positive_int
+from .._validate import check_bool, check_instance, check_positive_int
 from ..config import AugmentationConfig
 from ..records import record_dtype
 from ..seeding import Seeding
@@ -148,6 +148,10 @@ class DatasetPlan:
     shard_records: int
 
     def __post_init__(self) -> None:
+        check_instance(self.ids, "ids", range, "a range")
+        check_instance(self.config, "config", AugmentationConfig, "an AugmentationConfig")
+        check_instance(self.seeding, "seeding", Seeding, "a dpa.Seeding")
+        check_bool(self.hash, "hash")
         check_positive_int(self.shard_records, "shard_records")
 
     @staticmethod
