@@ -118,6 +118,17 @@ def test_dataset_fancy_index_and_iteration(dataset):
     assert ds[:0].dtype == ref.dtype and len(ds[:0]) == 0
 
 
+def test_dataset_pickles_as_a_path(dataset):
+    import pickle
+
+    ds, ref = dataset
+    ds[::1000]  # opens every shard
+    data = pickle.dumps(ds)
+    assert len(data) < 20_000  # the manifest's contents, not the 960 kB of records
+    again = pickle.loads(data)
+    assert np.array_equal(again[5:9000:7], ref[5:9000:7]) and again.plan == ds.plan
+
+
 @pytest.mark.parametrize("key,error", [(20_000, IndexError), (-20_001, IndexError),
                                        ([0, 20_000], IndexError), ("rotation", TypeError),
                                        (np.array([0.5]), IndexError),

@@ -80,6 +80,11 @@ class Dataset:
         self._ends = np.cumsum([s.count for s in self.shards]).tolist()
         self._maps: dict[int, np.ndarray] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its open shards (a worker process reopens them), so
+        that sending a dataset to another process sends a path, not records."""
+        return {**self.__dict__, "_maps": {}}
+
     # ---- what it is --------------------------------------------------------------
 
     @property
