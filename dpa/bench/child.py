@@ -13,13 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["measure", "peak_rss_mb", "section_main"]
+__all__ = ["cpu_seconds", "measure", "peak_rss_mb", "section_main"]
 
 
 def peak_rss_mb() -> float | None:
@@ -36,6 +37,13 @@ def peak_rss_mb() -> float | None:
     except OSError:
         pass
     return None
+
+
+def cpu_seconds(dask_worker: Any = None) -> float:
+    """CPU time (user + system) this process has used, all its threads; the
+    argument lets ``Client.run`` call it on Dask workers."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def measure(module: str, *argv: Any) -> dict[str, Any]:

@@ -44,7 +44,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .child import measure, section_main
+from .child import cpu_seconds, measure, section_main
 
 __all__ = ["run"]
 
@@ -74,10 +74,10 @@ def _child(argv: list[str]) -> dict[str, Any]:
     if kind == "export":
         n = int(opts["n"])
         stream = dpa.ParamStream(range(n), config, scheme=opts["scheme"])
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), cpu_seconds()
         res = dio.save_npy(stream, opts["path"], force=True)
-        return {"seconds": time.perf_counter() - t, "bytes": res.nbytes,
-                "batch_size": res.batch_size, "direct_io": res.direct_io}
+        return {"seconds": time.perf_counter() - t, "cpu_s": cpu_seconds() - cpu,
+                "bytes": res.nbytes, "batch_size": res.batch_size, "direct_io": res.direct_io}
     if kind == "limits":  # generate alone, then writing the same bytes, each timed
         n, bs, scheme = int(opts["n"]), int(opts["batch"]), opts["scheme"]
         buf = np.empty(bs, dpa.PARAM_DTYPE)

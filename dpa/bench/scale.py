@@ -19,7 +19,10 @@ The target is 0.85.  ``worker_peak_rss_mb`` is the largest worker's peak RSS
 (``VmHWM``) after the ``N``-record export, ``worker_peak_rss_small_mb`` after
 the ``N // 10`` one on the same workers: equal within noise when memory does
 not grow with N.  Starting the cluster is not timed (``cluster_start_s``
-reports it): a cluster serves many exports.
+reports it): a cluster serves many exports.  CPU time per record is reported
+for both, since on a busy machine it, not the disk, decides the rates: the
+sharded export also computes the SHA-256 of every shard (25 ns per 48-byte
+record on one core), which the single file does not.
 
 Run alone: ``python -m dpa.bench.scale [--quick] [--json]``.
 """
@@ -38,7 +41,7 @@ from typing import Any
 from ..dask import ClientRunner, cluster_client
 from ..io import DatasetPlan, save_dataset
 from ..stream import ParamStream
-from .child import measure, peak_rss_mb, section_main
+from .child import cpu_seconds, measure, peak_rss_mb, section_main
 
 __all__ = ["run"]
 
@@ -67,11 +70,15 @@ def _child_sharded(scheme: str, n: int, path: str, workers: int) -> dict[str, An
         save_dataset(ParamStream(range(small), scheme=scheme), path, shard_records=size,
                      runner=runner)
         rss_small = max(client.run(peak_rss_mb).values())
-        t = time.perf_counter()
+        cpu = sum(client.run(cpu_seconds).values())
+        t, here = time.perf_counter(), cpu_seconds()
         res = save_dataset(ParamStream(range(n), scheme=scheme), path, force=True, runner=runner)
         seconds = time.perf_counter() - t
+        here = cpu_seconds() - here
+        cpu = sum(client.run(cpu_seconds).values()) - cpu
         rss = max(client.run(peak_rss_mb).values())
-    return {"seconds": seconds, "cluster_start_s": start, "shards": len(res.shards),
+    return {"seconds": seconds, "cpu_s": cpu, "client_cpu_s": here,
+            "cluster_start_s": start, "shards": len(res.shards),
             "shard_records": res.manifest["shard_records"], "bytes": res.nbytes,
             "n_small": small, "worker_peak_rss_small_mb": rss_small, "worker_peak_rss_mb": rss}
 
@@ -101,7 +108,10 @@ def run(quick: bool = False, *, directory: str | os.PathLike | None = None
         median), ``ratio``, ``target``, ``rounds``, ``per_s_runs`` and
         ``single_per_s_runs`` (every round), ``worker_peak_rss_mb``,
         ``worker_peak_rss_small_mb``, ``n_small``, ``single_peak_rss_mb``,
-        ``cluster_start_s``.
+        ``cluster_start_s``, and the CPU time per record of the workers
+        (``cpu_ns_per_record``), of the client process with its scheduler
+        (``client_cpu_ns_per_record``) and of the single process
+        (``single_cpu_ns_per_record``).
     """
     sizes = _QUICK if quick else _FULL
     base = Path(directory) if directory is not None else Path.cwd()
@@ -139,6 +149,11 @@ def run(quick: bool = False, *, directory: str | os.PathLike | None = None
                 "n_small": last["n_small"],
                 "single_peak_rss_mb": statistics.median(m["peak_rss_mb"] for m in single),
                 "cluster_start_s": statistics.median(m["cluster_start_s"] for m in sharded),
+                "cpu_ns_per_record": statistics.median(m["cpu_s"] for m in sharded) / n * 1e9,
+                "client_cpu_ns_per_record": statistics.median(
+                    m["client_cpu_s"] for m in sharded) / n * 1e9,
+                "single_cpu_ns_per_record": statistics.median(
+                    m["cpu_s"] for m in single) / n * 1e9,
             })
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -158,7 +173,10 @@ def _show(r: dict[str, Any]) -> str:
             f"({r['shards']} shards of {r['shard_records']:,}) {r['per_s'] / 1e6:7.3f} M/s  "
             f"single process {r['single_per_s'] / 1e6:7.3f} M/s  ratio {r['ratio']:.3f} "
             f"(target {r['target']})  worker peak RSS {r['worker_peak_rss_mb']:.1f} MB at N, "
-            f"{r['worker_peak_rss_small_mb']:.1f} MB at N/10  (medians of {r['rounds']} rounds)")
+            f"{r['worker_peak_rss_small_mb']:.1f} MB at N/10  CPU per record: workers "
+            f"{r['cpu_ns_per_record']:.0f} ns + client {r['client_cpu_ns_per_record']:.0f} ns, "
+            f"single process {r['single_cpu_ns_per_record']:.0f} ns  "
+            f"(medians of {r['rounds']} rounds)")
 
 
 def _main(argv: list[str] | None = None) -> int:
