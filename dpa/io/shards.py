@@ -39,8 +39,15 @@ from .provenance import read_provenance, resume_conflict
 from .save import DEFAULT_MAX_MEMORY_MB, export_batch_size, save_npy
 from .writer import _fsync_dir
 
-__all__ = ["DatasetResult", "LocalRunner", "ShardRunner", "WriteOptions", "save_dataset",
-           "write_shard"]
+__all__ = ["SHARD_BATCH_RECORDS", "DatasetResult", "LocalRunner", "ShardRunner", "WriteOptions",
+           "save_dataset", "write_shard"]
+
+#: Records per batch of a shard unless :class:`WriteOptions` says (and the
+#: budget allows): each batch is hashed right after it is generated, and a
+#: 768 KiB batch of 48-byte records is still in the core's L2 cache then.  A
+#: shard task uses 15% less CPU per philox record than with 64 Ki-record
+#: batches (58 against 68 ns on the development VM).
+SHARD_BATCH_RECORDS = 1 << 14
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,8 @@ class WriteOptions:
     How each shard is written: :func:`dpa.io.save_npy`'s options of the same
     names.  ``threads=None`` leaves the choice to the runner (all CPUs in
     this process; one per task on a Dask cluster, whose worker threads are
-    the parallelism).
+    the parallelism); ``batch_size=None`` is the budget's choice, at most
+    :data:`SHARD_BATCH_RECORDS`.
     """
 
     max_memory_mb: float = DEFAULT_MAX_MEMORY_MB
@@ -109,8 +117,10 @@ def write_shard(directory: str | os.PathLike, plan: DatasetPlan, index: int,
         return kept
     ids = plan.shard_ids(index)
     sha = hashlib.sha256(npy_header(plan.dtype, len(ids)))
+    batch = options.batch_size or min(SHARD_BATCH_RECORDS, export_batch_size(
+        plan.dtype.itemsize, options.max_memory_mb, len(ids)))
     result = save_npy(plan.stream(ids), path, hash=plan.hash, force=True,
-                      max_memory_mb=options.max_memory_mb, batch_size=options.batch_size,
+                      max_memory_mb=options.max_memory_mb, batch_size=batch,
                       threads=options.threads, direct=options.direct,
                       checkpoint_seconds=math.inf,  # a shard is the unit of --resume
                       on_batch=sha.update,
