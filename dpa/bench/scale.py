@@ -45,7 +45,7 @@ from .child import cpu_seconds, measure, peak_rss_mb, section_main
 
 __all__ = ["run"]
 
-_FULL = {"cases": (("philox", 50_000_000), ("dpa", 5_000_000)), "rounds": 3}
+_FULL = {"cases": (("philox", 50_000_000), ("dpa", 5_000_000)), "rounds": 5}
 _QUICK = {"cases": (("philox", 2_000_000), ("dpa", 200_000)), "rounds": 1}
 _WORKERS = 2
 _TARGET = 0.85
@@ -93,7 +93,7 @@ def run(quick: bool = False, *, directory: str | os.PathLike | None = None
     ----------
     quick : bool
         2M philox and 200k DPA-scheme records, one round (about half a
-        minute), instead of 50M and 5M, three rounds (a few minutes, 2.4 GB of
+        minute), instead of 50M and 5M, five rounds (a few minutes, 2.4 GB of
         disk at a time).
     directory : str or PathLike, optional
         Where to write (default: a temporary directory in the current one, so
