@@ -431,8 +431,11 @@ def test_staging_buffers_are_reused_from_file_to_file(tmp_path):
     """A process writing shard after shard reuses one pair of staging buffers
     (fresh pages are what costs on virtual machines); a buffer a caller still
     holds a view of is never reused; a forked child starts with none."""
+    import threading
+
     from dpa.io import writer
 
+    writer._POOL.reset()
     ids = range(200_000)
     dio.save_npy(_stream(ids, scheme="philox"), tmp_path / "a.npy")
     kept = list(writer._POOL._free)
@@ -453,6 +456,27 @@ def test_staging_buffers_are_reused_from_file_to_file(tmp_path):
     dio.save_npy(_stream(ids, scheme="philox"), tmp_path / "e.npy")
     assert sorted(map(id, writer._POOL._free)) == sorted(map(id, again))  # the same two
     assert np.array_equal(np.load(tmp_path / "e.npy"), ref)
+    # Two exports at once (a worker with two threads): both pairs are kept for the next two.
+    barrier = threading.Barrier(2, timeout=60)
+
+    def export(k: int) -> None:
+        first = [True]
+
+        def meet(_records) -> None:  # both exports hold their buffers from here on
+            if first[0]:
+                first[0] = False
+                barrier.wait()
+
+        dio.save_npy(_stream(ids, scheme="philox"), tmp_path / f"t{k}.npy", on_batch=meet)
+
+    threads = [threading.Thread(target=export, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert writer._POOL.peak == 4 and len(writer._POOL._free) == 4
+    for k in range(2):
+        assert np.array_equal(np.load(tmp_path / f"t{k}.npy"), ref)
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
