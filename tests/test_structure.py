@@ -18,7 +18,8 @@ check_import_cycles = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(check_import_cycles)
 
 #: Packages (and their modules) that need an optional extra, and the package providing it.
-OPTIONAL = {"dpa.torch": "torch", "dpa.bench.torch": "torch"}
+OPTIONAL = {"dpa.torch": "torch", "dpa.bench.torch": "torch", "dpa.dask": "distributed",
+            "dpa.bench.scale": "distributed"}
 
 
 def _extra(name: str) -> str | None:

@@ -19,7 +19,7 @@ from types import ModuleType
 __all__ = ["SECTIONS", "load_section"]
 
 #: Benchmark sections, in the order ``python -m dpa.bench`` runs them.
-SECTIONS: tuple[str, ...] = ("core", "batch", "distributed", "io", "schemes", "torch")
+SECTIONS: tuple[str, ...] = ("core", "batch", "distributed", "io", "schemes", "torch", "scale")
 
 
 def load_section(name: str) -> ModuleType:

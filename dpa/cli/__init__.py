@@ -111,5 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             name = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
             out = getattr(args, "output", None)
             note = f"; {out} not written, temporary files removed" if out else ""
+            if out and getattr(args, "shards", False):  # export --shards: shards stay
+                note = f"; {out} is incomplete (no manifest): rerun with --resume to finish it"
             print(f"{prog}: interrupted ({name}){note}", file=sys.stderr)
             return EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT

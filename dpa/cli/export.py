@@ -9,6 +9,7 @@ from ..io import export_batch_size, save_npy
 from ..records import MAX_SAMPLE_ID, record_dtype
 from ..seeding import SCHEMES
 from ..stream import ParamStream
+from . import shards
 from .options import (UsageError, add_config_options, add_output_options, add_seeding_options,
                       add_write_options, config_from_args, count, direct_from_args, integer,
                       library_checks, positive_int)
@@ -20,6 +21,7 @@ examples:
   python -m dpa export -o shard3.npy -n 1M --start-id 3000000 --rank 3 --base-seed 42
   python -m dpa export -o params.npy -n 50M --resume      # continue a killed export
   python -m dpa export -o custom.npy -n 1000 --rotation-range -10 10 --hash
+  python -m dpa export -o params/ -n 50M --scheme philox --shards --local-workers 2
 """
 
 
@@ -48,10 +50,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="records per batch (default: from --max-memory-mb)")
     g.add_argument("--checkpoint-seconds", type=float, default=1.0, metavar="S",
                    help="how often progress is made durable for --resume (default %(default)s)")
+    shards.add_options(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    shards.check(args)
     config = config_from_args(args) or AugmentationConfig()
     n, start = args.num_samples, args.start_id
     if start + n - 1 > MAX_SAMPLE_ID:
@@ -64,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
         stream = ParamStream(range(start, start + n), config, scheme=args.scheme,
                              rank=args.rank, base_seed=args.base_seed, epoch=args.epoch)
         export_batch_size(stream.dtype(args.hash).itemsize, args.max_memory_mb)
+    if args.shards:
+        return shards.run(args, stream)
     bar = progress_bar(n, "export", args.quiet)
     try:
         result = save_npy(

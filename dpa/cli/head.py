@@ -20,7 +20,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Print the first records of a .npy as a table "
                                    "(floats shown exactly, as Python's repr).",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("file", metavar="FILE.npy")
+    p.add_argument("file", metavar="FILE.npy", help="a .npy, or a dataset directory "
+                                                    "(export --shards)")
     p.add_argument("-n", "--records", type=count, default=10, metavar="N",
                    help="how many records (default 10)")
     p.add_argument("--fields", metavar="A,B", help="comma-separated fields (default: all)")

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from ..io import stats_report
+from ..io import dataset_stats_report, is_dataset, stats_report
 from .options import fields_from_text, positive_int
 from .output import progress_bar, table
 
@@ -26,7 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Mean, stdev, min, max and count per field, as DPA's "
                                    "statistics block gives them, computed in bounded memory.",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("file", metavar="FILE.npy")
+    p.add_argument("file", metavar="FILE.npy", help="a .npy, or a dataset directory "
+                                                    "(export --shards)")
     p.add_argument("--json", action="store_true", help="print DPA's statistics block as JSON")
     p.add_argument("--method", choices=("auto", *_METHODS), default="auto",
                    help="exact: statistics.mean/stdev (DPA's save_augmentation_chain); "
@@ -48,8 +49,9 @@ def run(args: argparse.Namespace) -> int:
     fields = fields_from_text(args.fields)
     bar = progress_bar(None, "verify", args.quiet or not args.verify, unit="records")
     try:
-        report = stats_report(args.file, method=args.method, fields=fields, verify=args.verify,
-                              threads=args.threads, progress=bar, on_warning=_warn)
+        report_of = dataset_stats_report if is_dataset(args.file) else stats_report
+        report = report_of(args.file, method=args.method, fields=fields, verify=args.verify,
+                           threads=args.threads, progress=bar, on_warning=_warn)
     finally:
         bar.close()
     if report.verified is not None and not args.json:

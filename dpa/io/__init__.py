@@ -25,6 +25,14 @@ One concern per module, each using only those above it:
     The incremental JSON reader for DPA 0.2.1's files and JSON Lines.
 ``convert``
     :func:`convert_json` and :func:`read_config`.
+``manifest``, ``shards``, ``dataset``
+    Sharded datasets: a directory of ``.npy`` shards and a manifest written
+    last.  ``manifest``: the format (:class:`DatasetPlan`, :class:`ShardInfo`,
+    the manifest read and written atomically); ``shards``: writing
+    (:func:`write_shard`, one task; :func:`save_dataset` with a runner, this
+    process or a Dask cluster, :mod:`dpa.dask`); ``dataset``: reading
+    (:class:`Dataset`, one lazy array; :func:`load` of a file or a directory,
+    :func:`verify_dataset`, :func:`dataset_stats_report`).
 
 Nothing here holds more than a batch: exports and conversions of any size run
 in memory set by ``max_memory_mb``, and statistics and verification read
@@ -33,7 +41,7 @@ through one reused block.
 
 from ..records import MAX_SAMPLE_ID
 from .errors import DpaIOError, InputError, OutputError, ResumeError, VerificationError
-from .npy import iter_npy_blocks, load
+from .npy import iter_npy_blocks
 from .provenance import PROVENANCE_FORMAT, partial_paths, provenance_path, read_provenance
 from .writer import _PartialNpy, fcntl  # fcntl: None where there is no flock
 from .save import (
@@ -49,9 +57,20 @@ from .verify import verify_npy
 from .stats import StatsReport, _StatsAccumulator, _sqrt_ratio, compute_stats, stats_report
 from .jsonread import _JsonText
 from .convert import convert_json, read_config
+from .manifest import DatasetPlan, ShardInfo
+from .shards import (DatasetResult, LocalRunner, ShardRunner, WriteOptions, save_dataset,
+                     write_shard)
+from .dataset import Dataset, dataset_stats_report, is_dataset, load, verify_dataset
 
 __all__ = [
     "DEFAULT_MAX_MEMORY_MB",
+    "Dataset",
+    "DatasetPlan",
+    "DatasetResult",
+    "LocalRunner",
+    "ShardInfo",
+    "ShardRunner",
+    "WriteOptions",
     "MAX_BATCH_RECORDS",
     "WRITE_BUFFER_BATCHES",
     "DpaIOError",
@@ -63,15 +82,20 @@ __all__ = [
     "StatsReport",
     "compute_stats",
     "convert_json",
+    "dataset_stats_report",
     "export_batch_size",
     "export_buffer_records",
+    "is_dataset",
     "iter_npy_blocks",
     "load",
     "partial_paths",
     "provenance_path",
     "read_config",
     "read_provenance",
+    "save_dataset",
     "save_npy",
     "stats_report",
+    "verify_dataset",
     "verify_npy",
+    "write_shard",
 ]

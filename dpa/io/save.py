@@ -140,8 +140,9 @@ def save_npy(
     provenance: dict | Callable[[], dict] | None = None,
     direct: bool | None = None,
     checkpoint_seconds: float = 1.0,
+    on_batch: Callable[[np.ndarray], None] | None = None,
 ) -> SaveResult:
-    """save_npy(source, path, *, hash=False, force=False, resume=False, max_memory_mb=64, batch_size=None, threads=None, progress=None, provenance=None, direct=None, checkpoint_seconds=1.0)
+    """save_npy(source, path, *, hash=False, force=False, resume=False, max_memory_mb=64, batch_size=None, threads=None, progress=None, provenance=None, direct=None, checkpoint_seconds=1.0, on_batch=None)
 
     Write records to a ``.npy`` file atomically, in bounded memory.
 
@@ -189,6 +190,11 @@ def save_npy(
     checkpoint_seconds : float
         How often progress is made durable for ``resume`` (``fdatasync`` and
         journal update).
+    on_batch : callable, optional
+        Called as ``on_batch(records)`` with each batch once it is in the
+        write buffers, in file order, e.g. to checksum the data as it is
+        written (the sharded export does).  With ``resume``, only the records
+        this call writes are passed.  The array is valid during the call only.
 
     Returns
     -------
@@ -219,7 +225,7 @@ def save_npy(
         return _save_stream(source, dest, hash=hash, force=force, resume=resume,
                             max_memory_mb=max_memory_mb, batch_size=batch_size, threads=threads,
                             progress=progress, extra=provenance, direct=direct,
-                            checkpoint_seconds=checkpoint_seconds)
+                            checkpoint_seconds=checkpoint_seconds, on_batch=on_batch)
     if resume:
         raise ValueError("resume=True needs a dpa stream source: other sources cannot be replayed")
     if hash:
@@ -233,7 +239,8 @@ def save_npy(
         chunks: Iterable[np.ndarray] = (arr[a:a + bs] for a in range(0, len(arr), bs))
         return _save_arrays(chunks, dest, count=len(arr), dtype=arr.dtype, force=force,
                             max_memory_mb=max_memory_mb, batch_size=bs, progress=progress,
-                            extra=provenance, direct=direct, checkpoint_seconds=checkpoint_seconds)
+                            extra=provenance, direct=direct, checkpoint_seconds=checkpoint_seconds,
+                            on_batch=on_batch)
     if isinstance(source, (str, bytes, dict)) or not isinstance(source, Iterable):
         raise TypeError(
             "source should be a dpa ParamStream, a 1-D array or an iterable of arrays, "
@@ -242,12 +249,13 @@ def save_npy(
     check_destination(dest, force)
     return _save_arrays(iter(source), dest, count=None, dtype=None, force=force,
                         max_memory_mb=max_memory_mb, batch_size=batch_size, progress=progress,
-                        extra=provenance, direct=direct, checkpoint_seconds=checkpoint_seconds)
+                        extra=provenance, direct=direct, checkpoint_seconds=checkpoint_seconds,
+                        on_batch=on_batch)
 
 
 def _save_stream(stream: ParamStream, dest: Path, *, hash: bool, force: bool, resume: bool,
                  max_memory_mb: float, batch_size: int | None, threads: int | None,
-                 progress, extra, direct, checkpoint_seconds) -> SaveResult:
+                 progress, extra, direct, checkpoint_seconds, on_batch) -> SaveResult:
     ids = stream.ids[stream.position:]
     if not isinstance(ids, range):  # a shuffled or padded distributed stream's int64 ids
         ids = np.ascontiguousarray(ids, dtype=np.int64)
@@ -269,6 +277,8 @@ def _save_stream(stream: ParamStream, dest: Path, *, hash: bool, force: bool, re
             b = min(a + bs, n)
             view = part.reserve(b - a)
             stream.generate(ids[a:b], out=view, hash=hash, threads=threads)
+            if on_batch is not None:
+                on_batch(view)
             del view
             part.commit(b - a)
             if progress is not None:
@@ -287,7 +297,7 @@ def _save_stream(stream: ParamStream, dest: Path, *, hash: bool, force: bool, re
 def _save_arrays(chunks: Iterator[np.ndarray], dest: Path, *, count: int | None,
                  dtype: np.dtype | None, force: bool, max_memory_mb: float,
                  batch_size: int | None, progress, extra, direct,
-                 checkpoint_seconds) -> SaveResult:
+                 checkpoint_seconds, on_batch) -> SaveResult:
     t0 = time.perf_counter()
     part: _PartialNpy | None = None
     done = 0
@@ -310,6 +320,8 @@ def _save_arrays(chunks: Iterator[np.ndarray], dest: Path, *, count: int | None,
                     f"source arrays should share one dtype: {part.dtype} first, then {arr.dtype}"
                 )
             part.append(arr)
+            if on_batch is not None:
+                on_batch(arr)
             done += len(arr)
             if progress is not None:
                 progress(done, count)
