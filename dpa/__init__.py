@@ -11,6 +11,7 @@ MT19937 per Matsumoto & Nishimura 1998 as seeded by CPython's
 ``random.seed``), on every CPU and kernel path.
 """
 
+from . import _startup  # noqa: F401 - first: Ctrl-C while the command line starts is one line
 from .config import FIELDS, PRESETS, AugmentationConfig, get_preset
 from .records import MAX_SAMPLE_ID, PARAM_DTYPE, PARAM_HASH_DTYPE, record_dtype
 from .seeding import SCHEMES, Seeding
