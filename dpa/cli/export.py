@@ -10,8 +10,8 @@ from ..records import MAX_SAMPLE_ID, record_dtype
 from ..seeding import SCHEMES
 from ..stream import ParamStream
 from .options import (UsageError, add_config_options, add_output_options, add_seeding_options,
-                      add_write_options, config_from_args, count, direct_from_args, integer,
-                      library_checks, positive_int)
+                      add_write_options, config_from_args, direct_from_args, integer,
+                      library_checks, positive_int, sample_count)
 from .output import progress_bar, summary
 from .parser import program
 
@@ -34,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        epilog=EXAMPLES.format(prog=program()),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_output_options(p, "first sample id")
-    p.add_argument("-n", "--num-samples", required=True, type=count, metavar="N",
+    p.add_argument("-n", "--num-samples", required=True, type=sample_count, metavar="N",
                    help="how many samples (50000000, 50_000_000 or 50M)")
     p.add_argument("--scheme", choices=SCHEMES, default="dpa",
                    help="dpa: DPA 0.2.1 bit for bit (default); philox: the counter-based scheme")

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..config import FIELDS, PRESETS, AugmentationConfig, get_preset
 from ..io import DEFAULT_MAX_MEMORY_MB, read_config
+from ..records import MAX_SAMPLE_ID
 
 __all__ = [
     "UsageError",
@@ -33,6 +34,7 @@ __all__ = [
     "path",
     "positive",
     "positive_int",
+    "sample_count",
     "threads_option",
 ]
 
@@ -68,6 +70,14 @@ def count(text: str) -> int:
         value = int(value)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return value
+
+
+def sample_count(text: str) -> int:
+    """A count of samples (as :func:`count`), at most ``2**63 - 1``."""
+    value = count(text)
+    if value > MAX_SAMPLE_ID:
+        raise argparse.ArgumentTypeError(f"should be at most 2**63-1, but got {text!r}")
     return value
 
 
@@ -120,7 +130,7 @@ def add_output_options(p: argparse.ArgumentParser, start_id: str) -> None:
     """``-o/--output`` and ``--start-id`` (``start_id`` says what it is)."""
     p.add_argument("-o", "--output", required=True, type=path, metavar="OUT.npy",
                    help="the .npy to write")
-    p.add_argument("--start-id", type=count, default=0, metavar="ID",
+    p.add_argument("--start-id", type=sample_count, default=0, metavar="ID",
                    help=f"{start_id} (default 0)")
 
 

@@ -73,7 +73,7 @@ def export_batch_size(record_bytes: int, max_memory_mb: float = DEFAULT_MAX_MEMO
     budget.  The result is at least 1, at most :data:`MAX_BATCH_RECORDS` and
     at most ``total``.
     """
-    check_number(max_memory_mb, "max_memory_mb", positive=True)
+    max_memory_mb = check_number(max_memory_mb, "max_memory_mb", positive=True)
     per_record = 2 * record_bytes
     budget = _budget(max_memory_mb)
     if budget < per_record:
@@ -208,6 +208,7 @@ def save_npy(
     force = check_bool(force, "force")
     resume = check_bool(resume, "resume")
     check_number(checkpoint_seconds, "checkpoint_seconds", minimum=0, finite=False)
+    max_memory_mb = check_number(max_memory_mb, "max_memory_mb", positive=True)
     if batch_size is not None:
         batch_size = check_positive_int(batch_size, "batch_size")
     if direct is not None and not isinstance(direct, bool):
