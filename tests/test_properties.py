@@ -24,13 +24,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, strategies as st
+from hypothesis import assume, example, given, strategies as st
 
 import dpa
 import dpa.io as dio
 from dpa import _reference
 from dpa.cli import main
-from dpa.distributed import RankLayout, rank_sample_ids, shuffle_positions
+from dpa.distributed import (DistributedParamStream, RankLayout, rank_sample_ids,
+                             shuffle_positions, stream_distributed_augmentation_range)
 from dpa.distributed import stream_distributed_augmentation_chain as dist_chain
 
 MAX = 2**63 - 1
@@ -70,6 +71,9 @@ RANGES = [f"{f}_range" for f in dpa.FIELDS]
 
 @given(field=st.sampled_from(RANGES), value=st.one_of(anything, st.tuples(huge_ints, huge_ints),
                                                       st.tuples(floats, floats)))
+@example(field="rotation_range", value=(0, 10**5000))
+@example(field="noise_range", value=(10**5000, 0))
+@example(field="scale_range", value=(2**1023, 2**1024))
 def test_config_ranges(field, value):
     try:
         cfg = dpa.AugmentationConfig(**{field: value})
@@ -152,7 +156,7 @@ def expected(ids: list[int], config=SMALL, hash=False) -> np.ndarray:
 def valid_ids(ids) -> list[int] | None:
     """The ids as Python ints if ``generate`` must accept them, else None."""
     if isinstance(ids, range):
-        if len(ids) > 64:
+        if _range_len(ids) > 64:
             return None
         values = list(ids)
     elif isinstance(ids, np.ndarray):
@@ -168,10 +172,18 @@ def valid_ids(ids) -> list[int] | None:
     return None
 
 
+def _range_len(r: range) -> int:
+    return max(0, (r.stop - r.start + r.step - (1 if r.step > 0 else -1)) // r.step)
+
+
 @given(ids=ids_values)
+@example(ids=[0, False])
+@example(ids=range(0, 2**63))
+@example(ids=range(2**63 - 1, -1, -1))
 def test_generate_any_ids(ids):
-    if isinstance(ids, range):
-        assume(len(ids) <= 64 or not (0 <= min(ids[0], ids[-1]) and max(ids[0], ids[-1]) <= MAX))
+    if isinstance(ids, range) and 64 < _range_len(ids) <= MAX:
+        # a valid range this long would be generated: only its bounds may refuse it
+        assume(not (0 <= min(ids.start, ids[-1]) and max(ids.start, ids[-1]) <= MAX))
     want = valid_ids(ids)
     try:
         got = dpa.generate(ids, SMALL, threads=2)
@@ -248,6 +260,7 @@ def test_generate_keywords(args):
 
 
 @given(num_samples=huge_ints, start_id=huge_ints, chunk_size=st.one_of(st.none(), huge_ints))
+@example(num_samples=2**63, start_id=0, chunk_size=None)
 def test_stream_augmentation_chain(num_samples, start_id, chunk_size):
     try:
         s = dpa.stream_augmentation_chain(num_samples, SMALL, start_id, chunk_size)
@@ -262,6 +275,10 @@ def test_stream_augmentation_chain(num_samples, start_id, chunk_size):
 @given(num_samples=huge_ints, rank=huge_ints, world_size=huge_ints, start_id=huge_ints,
        base_seed=huge_ints, epoch=st.integers(0, 3), shuffle=st.booleans(),
        uneven=st.sampled_from(["keep", "pad", "drop"]), split=st.sampled_from(["contiguous", "strided"]))
+@example(num_samples=2**63, rank=0, world_size=1, start_id=0, base_seed=0, epoch=0, shuffle=False,
+         uneven="keep", split="contiguous")
+@example(num_samples=0, rank=0, world_size=1, start_id=2**63, base_seed=0, epoch=0, shuffle=True,
+         uneven="keep", split="contiguous")
 def test_rank_layouts(num_samples, rank, world_size, start_id, base_seed, epoch, shuffle, uneven,
                       split):
     args = dict(split=split, uneven=uneven, shuffle=shuffle, base_seed=base_seed, start_id=start_id)
@@ -290,6 +307,10 @@ def test_rank_layouts(num_samples, rank, world_size, start_id, base_seed, epoch,
 @given(positions=st.one_of(st.builds(range, st.integers(-3, 2**64), st.integers(-3, 2**64)),
                            st.lists(huge_ints, max_size=5), id_arrays()),
        n=huge_ints, base_seed=huge_ints, epoch=huge_ints)
+@example(positions=range(0, 2**63), n=2**63, base_seed=0, epoch=0)
+@example(positions=np.array([2**63], np.uint64), n=2**63, base_seed=0, epoch=0)
+@example(positions=np.array(0, np.int8), n=2, base_seed=0, epoch=0)
+@example(positions=range(2**63 + 1000, -3), n=0, base_seed=0, epoch=0)
 def test_shuffle_positions(positions, n, base_seed, epoch):
     if isinstance(positions, range):
         assume(min(positions.stop, 2**63) - max(positions.start, 0) <= 10_000)
@@ -308,6 +329,26 @@ def test_shuffle_is_a_permutation(n, seed, epoch):
     perm = shuffle_positions(range(n), n, seed, epoch)
     assert sorted(perm.tolist()) == list(range(n))
     assert shuffle_positions(np.arange(n)[::-1].copy(), n, seed, epoch).tolist() == perm[::-1].tolist()
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: dpa.stream_augmentation_chain(2**63), "num_samples"),
+    (lambda: dpa.stream_augmentation_chain(2**63, rank=0, world_size=1), "num_samples"),
+    (lambda: dist_chain(2**63, 0, 1), "num_samples"),
+    (lambda: len(RankLayout(2**63)), "num_samples"),
+    (lambda: RankLayout(0, start_id=2**63), "start_id"),
+    (lambda: stream_distributed_augmentation_range(0, 2**63, 0, 1), "end_id"),
+    (lambda: DistributedParamStream(range(2**63), 0, 1), "ids"),
+    (lambda: shuffle_positions(range(2**63), 2**63), "positions"),
+    (lambda: shuffle_positions(np.array([2**63, 1], np.uint64), 2**63), "positions"),
+    (lambda: dpa.generate(range(2**63)), "ids"),
+    (lambda: dpa.AugmentationConfig(rotation_range=(0, 10**5000)), "rotation_range"),
+], ids=["chain", "chain-rank", "dist-chain", "layout", "layout-start", "dist-range",
+        "dist-stream", "shuffle-range", "shuffle-uint64", "generate", "config"])
+def test_beyond_2_63_is_a_value_error_naming_the_argument(call, name):
+    """Issue 14: each of these was an OverflowError (or a wrong message)."""
+    with pytest.raises(ValueError, match=name):
+        call()
 
 
 # ---- files: any bytes read as an InputError or as data -------------------------------------
@@ -388,6 +429,7 @@ def test_provenance_of_any_shape(changes):
     "hash": anything, "force": anything, "resume": anything, "max_memory_mb": anything,
     "batch_size": anything, "threads": anything, "direct": anything,
     "checkpoint_seconds": anything}))
+@example(args={"max_memory_mb": np.uint8(1)})
 def test_save_npy_arguments(args):
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "p.npy"
