@@ -21,6 +21,9 @@ from ``VmHWM``), medians of ``--repeat`` interleaved rounds:
   block not read: ijson's best case), and ``ijson-full`` reading the
   statistics block too, by a second pass (what a replacement would do).
 * ``single-line``: the same, on a ~2 GB file holding everything on one line.
+* ``nesting`` (with ``--nesting``): the peak RSS of ``ijson.items`` over an
+  array nested 10,000 and 30,000 deep (100,000 deep, an input issue 14 lists,
+  exhausts the memory of a 24 GB machine).
 
 Usage: ``python tools/compare_json_parsers.py --dir DIR [--records N] [--gb G] [--repeat R]``
 (the files are written to DIR and removed at the end).
@@ -81,6 +84,14 @@ def _ijson_full_events(f, path):
 
 
 def _child(kind: str, src: str, out: str) -> dict:
+    if kind == "nesting":
+        import io
+
+        import ijson
+
+        depth = int(src)
+        list(ijson.items(io.BytesIO(b"[" * depth + b"]" * depth), "item"))
+        return {"peak_rss_mb": _peak_rss_mb()}
     import dpa.io as dio
     import dpa.io.convert as conv
 
@@ -173,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gb", type=float, default=2.0)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--no-floats", action="store_true", help="skip the round-trip count")
+    p.add_argument("--nesting", action="store_true", help="measure deep nesting too")
     args = p.parse_args(argv)
     import ijson
 
@@ -183,6 +195,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ijson {ijson.__version__}, backend {ijson.backend}")
     if not args.no_floats:
         print("floats:", json.dumps(_floats(work)))
+    if args.nesting:
+        for depth in (10_000, 30_000):
+            rss = _measure("nesting", Path(str(depth)), work / "unused")["peak_rss_mb"]
+            print(f"nesting: ijson.items over an array {depth:,} deep: peak RSS {rss:,.0f} MB")
     chain = work / "chain.json"
     _write_dpa_json(chain, args.records)
     line = work / "single-line.json"

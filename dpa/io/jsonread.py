@@ -27,9 +27,9 @@ VM, whose load moved a lot between runs, so only ratios within a run count):
   0.51 on the 2 GB line.  ijson reading the records alone, which is not a
   replacement, measured 0.86 and 0.94 (earlier, non-interleaved runs: 1.29
   and 1.41, and 0.47 and 1.77);
-* nesting: an array nested 10,000 deep took ijson's ``items`` 259 MB, 30,000
-  deep 2.2 GB, and 100,000 deep (an input the issue lists) got the process
-  killed for memory; here it is an error naming the position.
+* nesting (``--nesting``): an array nested 10,000 deep took ijson's ``items``
+  255 MB, 30,000 deep 2.2 GB, and 100,000 deep (an input the issue lists) got
+  the process killed for memory; here it is an error naming the position.
 
 With no gain to show, the rest decides: ijson would be a third, compiled,
 runtime dependency (its pure-Python backend, where the C one cannot load, is
