@@ -225,3 +225,18 @@ def test_ctrl_c_while_parsing_is_one_line(capsys, monkeypatch):
     monkeypatch.setattr(dpa.cli, "build_parser", interrupted)
     assert main(["export", "-o", "x.npy", "-n", "5"]) == 130
     assert capsys.readouterr().err == "dpa: interrupted (SIGINT)\n"
+
+
+@pytest.mark.parametrize("field, shown", [(("f8", (2,)), "[0.0, 0.0]"), (("f8", (0,)), "[]"),
+                                          ("S4", ""), ("U3", ""), ("V0", "")],
+                         ids=["subarray", "zero-size", "bytes", "unicode", "void"])
+def test_head_prints_any_field(capsys, tmp_path, field, shown):
+    dtype = [("rotation",) + (field if isinstance(field, tuple) else (field,)), ("noise", "f8")]
+    np.save(tmp_path / "f.npy", np.zeros(2, dtype=dtype))
+    status, out, err = run(capsys, "head", tmp_path / "f.npy")
+    assert (status, err) == (0, "")
+    rows = out.splitlines()
+    assert rows[0].split() == ["rotation", "noise"] and len(rows) == 3
+    assert rows[1].strip().startswith(shown) and rows[1].rstrip().endswith("0.0")
+    status, _, err = run(capsys, "stats", tmp_path / "f.npy")
+    assert status == 1 and err.endswith("is not a float field\n")
