@@ -1,13 +1,31 @@
-"""Shared fixtures: the DPA 0.2.1 vectors and the kernel paths to run on."""
+"""Shared fixtures: the DPA 0.2.1 vectors and the kernel paths to run on; the
+hypothesis profiles of the property tests.
+
+Property tests (``test_properties.py``) run a fast profile by default
+(``dpa-fast``: a few dozen examples each, the suite stays quick); the long
+runs that hunt for new failures use ``dpa-long``::
+
+    DPA_HYPOTHESIS_PROFILE=dpa-long python -m pytest -q tests/test_properties.py
+    python -m pytest -q tests/test_properties.py --hypothesis-profile=dpa-long
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 import dpa
+
+_QUIET = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large]
+settings.register_profile("dpa-fast", max_examples=25, deadline=None, derandomize=True,
+                          suppress_health_check=_QUIET, print_blob=True)
+settings.register_profile("dpa-long", max_examples=5000, deadline=None,
+                          suppress_health_check=_QUIET, print_blob=True)
+settings.load_profile(os.environ.get("DPA_HYPOTHESIS_PROFILE", "dpa-fast"))
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 _VECTOR_DIRS = [ROOT / "tests" / "data", ROOT.parent / "shared" / "vectors"]

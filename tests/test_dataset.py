@@ -433,17 +433,17 @@ def test_staging_buffers_are_reused_from_file_to_file(tmp_path):
     holds a view of is never reused; a forked child starts with none."""
     import threading
 
-    from dpa.io import writer
+    from dpa.io import buffers
 
-    writer._POOL.reset()
+    buffers.POOL.reset()
     ids = range(200_000)
     dio.save_npy(_stream(ids, scheme="philox"), tmp_path / "a.npy")
-    kept = list(writer._POOL._free)
+    kept = list(buffers.POOL._free)
     assert len(kept) == 2
     held = []
     dio.save_npy(_stream(ids, scheme="philox"), tmp_path / "b.npy", on_batch=held.append)
     viewed = {id(v.base.obj) for v in held}
-    assert viewed and not viewed & {id(m) for m in writer._POOL._free}  # not kept while viewed
+    assert viewed and not viewed & {id(m) for m in buffers.POOL._free}  # not kept while viewed
     first = held[0].copy()
     dio.save_npy(_stream(range(10**6, 10**6 + 200_000), scheme="philox"), tmp_path / "c.npy")
     assert np.array_equal(held[0], first)  # nobody wrote into the buffer that is still viewed
@@ -452,9 +452,9 @@ def test_staging_buffers_are_reused_from_file_to_file(tmp_path):
     for name in ("a", "b"):
         assert np.array_equal(np.load(tmp_path / f"{name}.npy"), ref)
     dio.save_npy(_stream(ids, scheme="philox"), tmp_path / "d.npy")
-    again = list(writer._POOL._free)
+    again = list(buffers.POOL._free)
     dio.save_npy(_stream(ids, scheme="philox"), tmp_path / "e.npy")
-    assert sorted(map(id, writer._POOL._free)) == sorted(map(id, again))  # the same two
+    assert sorted(map(id, buffers.POOL._free)) == sorted(map(id, again))  # the same two
     assert np.array_equal(np.load(tmp_path / "e.npy"), ref)
     # Two exports at once (a worker with two threads): both pairs are kept for the next two.
     barrier = threading.Barrier(2, timeout=60)
@@ -474,13 +474,13 @@ def test_staging_buffers_are_reused_from_file_to_file(tmp_path):
         t.start()
     for t in threads:
         t.join()
-    assert writer._POOL.peak == 4 and len(writer._POOL._free) == 4
+    assert buffers.POOL.peak == 4 and len(buffers.POOL._free) == 4
     for k in range(2):
         assert np.array_equal(np.load(tmp_path / f"t{k}.npy"), ref)
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
-        os.write(w, str(len(writer._POOL._free)).encode())
+        os.write(w, str(len(buffers.POOL._free)).encode())
         os._exit(0)
     os.waitpid(pid, 0)
     assert os.read(r, 8) == b"0"

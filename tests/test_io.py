@@ -283,7 +283,7 @@ def test_resume_refusals(tmp_path, monkeypatch):
         dio.save_npy(dpa.stream_augmentation_chain(40_000, MILD, start_id=3), out, hash=True, resume=True)
     saved = journal.read_text()
     journal.write_text("{not json")
-    with pytest.raises(dio.ResumeError, match="missing or unreadable"):
+    with pytest.raises(dio.ResumeError, match="p.npy.partial.json is unreadable"):
         dio.save_npy(dpa.stream_augmentation_chain(40_000, MILD, start_id=3), out, resume=True)
     journal.write_text(saved)
     with open(partial, "r+b") as f:

@@ -8,14 +8,16 @@ from ..io import convert_json, export_batch_size
 from ..records import record_dtype
 from ..seeding import Seeding
 from .options import (add_config_options, add_output_options, add_seeding_options,
-                      add_write_options, config_from_args, direct_from_args, library_checks)
+                      add_write_options, config_from_args, direct_from_args, library_checks,
+                      path)
 from .output import progress_bar, summary
+from .parser import program
 
 EXAMPLES = """\
 examples:
-  python -m dpa convert augmentations.json -o params.npy --verify
-  python -m dpa convert stream.json -o params.npy --start-id 1000
-  python -m dpa convert records.jsonl -o params.npy --preset mild --verify
+  {prog} convert augmentations.json -o params.npy --verify
+  {prog} convert stream.json -o params.npy --start-id 1000
+  {prog} convert records.jsonl -o params.npy --preset mild --verify
 """
 
 
@@ -25,16 +27,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "or save_augmentation_stream, a JSON array of records, or "
                                    "JSON Lines, into a .npy, reading it incrementally. Record k "
                                    "gets sample id --start-id + k.",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("input", metavar="INPUT", help="the JSON or JSON Lines file")
+                       epilog=EXAMPLES.format(prog=program()),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input", metavar="INPUT", type=path, help="the JSON or JSON Lines file")
     add_output_options(p, "sample id of the first record")
     p.add_argument("--format", choices=("auto", "dpa", "jsonl"), default="auto",
                    help="input format (default: from the first key)")
     p.add_argument("--verify", action="store_true",
                    help="recompute every record (and the statistics block) with the core "
                         "kernel; the first mismatch is an error")
-    p.add_argument("--hash", action=argparse.BooleanOptionalAction, default=None,
-                   help="keep the records' hash field (default: if the records have one)")
+    keep = p.add_mutually_exclusive_group()
+    keep.add_argument("--hash", dest="hash", action="store_const", const=True, default=None,
+                      help="keep the records' hash field (default: if the records have one)")
+    keep.add_argument("--no-hash", dest="hash", action="store_const", const=False,
+                      help="drop the records' hash field")
     add_seeding_options(p, "the records came from DPA's rank-aware seeding",
                         "with --rank: DPA's base seed")
     add_config_options(p, "default: the file's metadata.config; needed for --verify otherwise")

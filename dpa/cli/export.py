@@ -9,19 +9,22 @@ from ..io import export_batch_size, save_npy
 from ..records import MAX_SAMPLE_ID, record_dtype
 from ..seeding import SCHEMES
 from ..stream import ParamStream
-from . import shards
 from .options import (UsageError, add_config_options, add_output_options, add_seeding_options,
-                      add_write_options, config_from_args, count, direct_from_args, integer,
-                      library_checks, positive_int)
+                      add_write_options, config_from_args, direct_from_args, integer,
+                      library_checks, positive_int, sample_count)
 from .output import progress_bar, summary
+from . import shards
+from .parser import program
 
 EXAMPLES = """\
 examples:
-  python -m dpa export -o params.npy --num-samples 50M --preset aggressive
-  python -m dpa export -o shard3.npy -n 1M --start-id 3000000 --rank 3 --base-seed 42
-  python -m dpa export -o params.npy -n 50M --resume      # continue a killed export
-  python -m dpa export -o custom.npy -n 1000 --rotation-range -10 10 --hash
-  python -m dpa export -o params/ -n 50M --scheme philox --shards --local-workers 2
+  {prog} export -o params.npy --num-samples 50M --preset aggressive
+  {prog} export -o shard3.npy -n 1M --start-id 3000000 --rank 3 --base-seed 42
+  {prog} export -o params.npy -n 50M --resume      # continue a killed export
+  {prog} export -o custom.npy -n 1000 --rotation-range -10 10 --hash
+  {prog} export -o params/ -n 50M --scheme philox --shards --local-workers 2
+
+Before writing, export checks that the file system has room for the whole file.
 """
 
 
@@ -30,9 +33,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Write the parameters of --num-samples samples to one .npy "
                                    "(a structured array of dpa's record dtype), in batches, "
                                    "atomically, with provenance in OUT.npy.json.",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       epilog=EXAMPLES.format(prog=program()),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     add_output_options(p, "first sample id")
-    p.add_argument("-n", "--num-samples", required=True, type=count, metavar="N",
+    p.add_argument("-n", "--num-samples", required=True, type=sample_count, metavar="N",
                    help="how many samples (50000000, 50_000_000 or 50M)")
     p.add_argument("--scheme", choices=SCHEMES, default="dpa",
                    help="dpa: DPA 0.2.1 bit for bit (default); philox: the counter-based scheme")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 
 from ..io import InputError, load
-from .options import UsageError, count, fields_from_text
+from .options import count, fields_of_file, path
 from .output import cell, table
+from .parser import program
 
 EXAMPLES = """\
 examples:
-  python -m dpa head params.npy
-  python -m dpa head params.npy -n 3 --fields sample_id,rotation
+  {prog} head params.npy
+  {prog} head params.npy -n 3 --fields sample_id,rotation
 """
 
 
@@ -19,9 +20,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("head", help="print the first records of a .npy",
                        description="Print the first records of a .npy as a table "
                                    "(floats shown exactly, as Python's repr).",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("file", metavar="FILE.npy", help="a .npy, or a dataset directory "
-                                                    "(export --shards)")
+                       epilog=EXAMPLES.format(prog=program()),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("file", metavar="FILE.npy", type=path,
+                   help="a .npy, or a dataset directory (export --shards)")
     p.add_argument("-n", "--records", type=count, default=10, metavar="N",
                    help="how many records (default 10)")
     p.add_argument("--fields", metavar="A,B", help="comma-separated fields (default: all)")
@@ -31,12 +33,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     arr = load(args.file, mmap=True)
     names = list(arr.dtype.names or ())
-    fields = fields_from_text(args.fields) or names
     if not names:
         raise InputError(f"{args.file}: not an array of records (dtype {arr.dtype})")
-    missing = [f for f in fields if f not in names]
-    if missing:
-        raise UsageError(f"{args.file} has no field(s) {missing}; it has {names}")
+    fields = fields_of_file(args.file, args.fields, tuple(names)) or names
     part = arr[:args.records]
     rows = [[cell(rec[f]) for f in fields] for rec in part]
     numeric = {i for i, f in enumerate(fields) if arr.dtype[f].kind in "iuf"}

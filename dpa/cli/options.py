@@ -15,6 +15,7 @@ from typing import Any
 
 from ..config import FIELDS, PRESETS, AugmentationConfig, get_preset
 from ..io import DEFAULT_MAX_MEMORY_MB, read_config
+from ..records import MAX_SAMPLE_ID
 
 __all__ = [
     "UsageError",
@@ -26,11 +27,15 @@ __all__ = [
     "count",
     "direct_from_args",
     "fields_from_text",
+    "fields_of_file",
     "integer",
     "library_checks",
     "number",
+    "path",
     "positive",
     "positive_int",
+    "sample_count",
+    "threads_option",
 ]
 
 
@@ -68,6 +73,14 @@ def count(text: str) -> int:
     return value
 
 
+def sample_count(text: str) -> int:
+    """A count of samples (as :func:`count`), at most ``2**63 - 1``."""
+    value = count(text)
+    if value > MAX_SAMPLE_ID:
+        raise argparse.ArgumentTypeError(f"should be at most 2**63-1, but got {text!r}")
+    return value
+
+
 def integer(text: str) -> int:
     """An integer of any sign."""
     return _parse(int, text, "an integer")
@@ -81,11 +94,25 @@ def number(text: str) -> int | float:
 
 
 def positive_int(text: str) -> int:
-    """A count of at least 1."""
-    value = count(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    """A count of at least 1 (``0`` and negative numbers are described alike)."""
+    t = text.strip()
+    negative = t.startswith("-")
+    try:
+        value = count(t[1:] if negative else t)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"should be a positive integer, but got {text!r}") from None
+    if negative or value < 1:
+        raise argparse.ArgumentTypeError(f"should be a positive integer, but got {text!r}")
     return value
+
+
+def path(text: str) -> str:
+    """A file name: not empty."""
+    if not text:
+        raise argparse.ArgumentTypeError("should be a file name, but got ''")
+    if "\x00" in text:
+        raise argparse.ArgumentTypeError("should not contain a NUL character")
+    return text
 
 
 def positive(text: str) -> float:
@@ -101,8 +128,9 @@ def positive(text: str) -> float:
 
 def add_output_options(p: argparse.ArgumentParser, start_id: str) -> None:
     """``-o/--output`` and ``--start-id`` (``start_id`` says what it is)."""
-    p.add_argument("-o", "--output", required=True, metavar="OUT.npy", help="the .npy to write")
-    p.add_argument("--start-id", type=count, default=0, metavar="ID",
+    p.add_argument("-o", "--output", required=True, type=path, metavar="OUT.npy",
+                   help="the .npy to write")
+    p.add_argument("--start-id", type=sample_count, default=0, metavar="ID",
                    help=f"{start_id} (default 0)")
 
 
@@ -117,7 +145,7 @@ def add_config_options(p: argparse.ArgumentParser, what: str) -> None:
     g = p.add_argument_group("config", f"the augmentation config ({what})")
     src = g.add_mutually_exclusive_group()
     src.add_argument("--preset", choices=sorted(PRESETS), help="one of DPA's presets")
-    src.add_argument("--config", metavar="FILE.json",
+    src.add_argument("--config", type=path, metavar="FILE.json",
                      help="a config as JSON: AugmentationConfig fields, a DPA file's "
                           "metadata.config, or a dpa provenance file")
     for name in FIELDS:
@@ -134,12 +162,17 @@ def add_write_options(p: argparse.ArgumentParser) -> None:
                    help="replace an existing output (and discard an interrupted one)")
     g.add_argument("--max-memory-mb", type=positive, default=DEFAULT_MAX_MEMORY_MB,
                    metavar="MB", help="memory for the batch buffers (default %(default)s)")
-    g.add_argument("--threads", type=positive_int, metavar="T",
-                   help="threads for the core kernel (default: all CPUs)")
+    threads_option(g, "threads for the core kernel")
     g.add_argument("--io", choices=("auto", "direct", "buffered"), default="auto",
                    help="O_DIRECT writes where the file system takes them (auto), "
                         "always, or never (default %(default)s)")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
+
+
+def threads_option(p: argparse.ArgumentParser | argparse._ArgumentGroup, what: str) -> None:
+    """``--threads T``: an integer >= 1 (0 and negative values are errors)."""
+    p.add_argument("--threads", type=positive_int, metavar="T",
+                   help=f"{what}, an integer >= 1 (default: the CPUs available)")
 
 
 # ---- what the options describe ---------------------------------------------------
@@ -183,6 +216,24 @@ def fields_from_text(text: str | None) -> list[str] | None:
     if not names:
         raise UsageError("--fields should name at least one field")
     return names
+
+
+def fields_of_file(file: str, text: str | None, names: tuple[str, ...],
+                   usable: Callable[[str], bool] | None = None, kind: str = "") -> list[str] | None:
+    """``--fields A,B`` checked against the fields ``names`` of ``file``: a field
+    it lacks (or, with ``usable``, one that is not ``kind``) is a usage error,
+    the same for every command."""
+    fields = fields_from_text(text)
+    if fields is None:
+        return None
+    missing = [f for f in fields if f not in names]
+    if missing:
+        raise UsageError(f"{file} has no field(s) {missing}; it has {list(names)}")
+    if usable is not None:
+        bad = [f for f in fields if not usable(f)]
+        if bad:
+            raise UsageError(f"--fields: {bad} of {file} are not {kind}")
+    return fields
 
 
 @contextlib.contextmanager

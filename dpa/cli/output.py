@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .._progress import Progress, format_count
 from ..io import SaveResult
 
@@ -23,12 +25,15 @@ def table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
 
 
 def cell(value: Any) -> str:
-    """A record's value as text: floats exactly (``repr``), bytes as ASCII."""
+    """A record's value as text: floats exactly (``repr``), bytes as ASCII, a
+    subarray (of any size, empty too) as a list, a nested record as a tuple."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    elif isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, bytes):
         return value.decode("ascii", "replace")
-    if hasattr(value, "item"):
-        value = value.item()
-    return repr(value) if isinstance(value, float) else str(value)
+    return repr(value) if isinstance(value, (float, list, tuple)) else str(value)
 
 
 def summary(result: SaveResult, unit: str = "samples", note: str = "") -> str:

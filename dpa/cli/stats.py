@@ -6,15 +6,16 @@ import argparse
 import json
 import sys
 
-from ..io import dataset_stats_report, is_dataset, stats_report
-from .options import fields_from_text, positive_int
+from ..io import dataset_stats_report, is_dataset, load, stats_report
+from .options import fields_of_file, path, threads_option
 from .output import progress_bar, table
+from .parser import program
 
 EXAMPLES = """\
 examples:
-  python -m dpa stats params.npy
-  python -m dpa stats params.npy --json > statistics.json
-  python -m dpa stats params.npy --verify    # also recompute every record
+  {prog} stats params.npy
+  {prog} stats params.npy --json > statistics.json
+  {prog} stats params.npy --verify    # also recompute every record
 """
 
 _METHODS = {"exact": "exact: statistics.mean/stdev, as DPA's save_augmentation_chain",
@@ -25,9 +26,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("stats", help="DPA's statistics of a .npy",
                        description="Mean, stdev, min, max and count per field, as DPA's "
                                    "statistics block gives them, computed in bounded memory.",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("file", metavar="FILE.npy", help="a .npy, or a dataset directory "
-                                                    "(export --shards)")
+                       epilog=EXAMPLES.format(prog=program()),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("file", metavar="FILE.npy", type=path,
+                   help="a .npy, or a dataset directory (export --shards)")
     p.add_argument("--json", action="store_true", help="print DPA's statistics block as JSON")
     p.add_argument("--method", choices=("auto", *_METHODS), default="auto",
                    help="exact: statistics.mean/stdev (DPA's save_augmentation_chain); "
@@ -36,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fields", metavar="A,B", help="comma-separated fields (default: DPA's five)")
     p.add_argument("--verify", action="store_true",
                    help="also recompute every record from the provenance")
-    p.add_argument("--threads", type=positive_int, metavar="T", help="threads for --verify")
+    threads_option(p, "threads for --verify")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
@@ -46,7 +48,12 @@ def _warn(message: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    fields = fields_from_text(args.fields)
+    fields = None
+    if args.fields is not None:
+        dtype = load(args.file).dtype
+        fields = fields_of_file(args.file, args.fields, dtype.names or (),
+                                lambda f: dtype[f].kind == "f" and not dtype[f].shape,
+                                "float fields")
     bar = progress_bar(None, "verify", args.quiet or not args.verify, unit="records")
     try:
         report_of = dataset_stats_report if is_dataset(args.file) else stats_report

@@ -127,6 +127,8 @@ def stream_augmentation_chain(
         )
     num_samples = check_int(num_samples, "num_samples", minimum=0, rule=NON_NEGATIVE)
     start_id = check_int(start_id, "start_id", minimum=0, rule=NON_NEGATIVE)
+    if num_samples > MAX_SAMPLE_ID:  # 2**63 ids: more than a stream (a range) can count
+        raise ValueError(f"num_samples should be at most 2**63-1, but got num_samples={num_samples}")
     if start_id + num_samples - 1 > MAX_SAMPLE_ID:
         raise ValueError(
             f"sample ids must be at most 2**63-1, but start_id + num_samples - 1 = "

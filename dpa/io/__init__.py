@@ -8,21 +8,30 @@ One concern per module, each using only those above it:
 ``npy``
     ``.npy`` headers (numpy's own bytes), size checks, :func:`load`,
     :func:`iter_npy_blocks` (bounded-memory reading).
+``jsonread``
+    The incremental JSON reader for DPA 0.2.1's files and JSON Lines; small
+    JSON files (sidecars, journals) read whole, bounded and safely.
 ``provenance``
     The sidecar ``OUT.npy.json``: its paths, its schema (written and read),
     the keys ``--resume`` compares.
+``files``
+    How dpa creates files: exclusively, never through a link, flushed and
+    renamed into place (never over a file that appeared); the free-space check.
+``journal``
+    The resume journal ``OUT.npy.partial.json``, which only claims flushed bytes.
+``destination``
+    The checks before writing, the lock against a second writer, signals held
+    during the rename, and finishing a commit cut short by a kill.
 ``writer``
-    ``_PartialNpy``: the temporary ``OUT.npy.partial`` with its lock and resume
-    journal, two page-aligned staging buffers of whole batches written by one
-    writer thread while the other is filled, ``O_DIRECT``, ``fsync`` and the
-    atomic rename into place.
+    ``_PartialNpy``: the temporary ``OUT.npy.partial``, two page-aligned
+    staging buffers of whole batches written by one writer thread while the
+    other is filled, ``O_DIRECT``, checkpoints, ``fsync`` and the commit by
+    rename.
 ``save``
     :func:`save_npy` and its batch sizes (:func:`export_batch_size`).
 ``verify``, ``stats``
     :func:`verify_npy`; :func:`compute_stats` (DPA's statistics blocks, bit for
     bit) and :func:`stats_report`.
-``jsonread``
-    The incremental JSON reader for DPA 0.2.1's files and JSON Lines.
 ``convert``
     :func:`convert_json` and :func:`read_config`.
 ``manifest``, ``shards``, ``dataset``

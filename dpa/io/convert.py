@@ -16,26 +16,68 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import check_bool, check_instance, check_int, check_path
+from .._validate import check_bool, check_instance, check_int, check_path, show
 from ..config import FIELDS, AugmentationConfig
 from ..engine import generate_seeded
 from ..records import MAX_SAMPLE_ID, record_dtype
 from ..seeding import Seeding
-from .errors import InputError, VerificationError
-from .jsonread import (JSON_BATCH, _JsonText, detect_format, dpa_json_events, jsonl_events,
-                       open_text)
+from .destination import check_destination, temporary_paths
+from .errors import InputError, OutputError, VerificationError
+from .files import same_inode
+from .jsonread import (JSON_BATCH, LAYOUTS, _JsonText, detect_format, dpa_json_events,
+                       jsonl_events, open_text)
 from .provenance import (PROVENANCE_FORMAT, convert_provenance, dpa_stats_method, jsonable,
-                         parse_config)
+                         parse_config, provenance_path)
 from .save import DEFAULT_MAX_MEMORY_MB, SaveResult, save_npy
 from .stats import _StatsAccumulator, differing_statistics
 from .verify import mismatch_error
-from .writer import check_destination
 
 __all__ = ["convert_json", "read_config"]
 
 
 _HEX = np.zeros(256, dtype=bool)
 _HEX[np.frombuffer(b"0123456789abcdef", np.uint8)] = True
+
+
+class _NoId:
+    """The ``sample_id`` of a record that carries none."""
+
+
+def _check_ids(items: list, first_id: int, where: Callable[[int], str]) -> None:
+    """Every record that carries a ``sample_id`` must carry the id of its position."""
+    n = len(items)
+    ids = [r.get("sample_id", _NoId) for r in items]
+    kinds = set(map(type, ids))
+    if kinds == {type}:  # no record carries one (``type(_NoId)`` is ``type``)
+        return
+    want = range(first_id, first_id + n)
+    if kinds == {int} and ids == list(want):
+        return
+    for k, v in enumerate(ids):
+        if v is _NoId:
+            continue
+        if type(v) is not int:
+            raise InputError(f"{where(k)}: sample_id is not an integer: {show(v)}")
+        if v != want[k]:
+            raise InputError(f"{where(k)}: sample_id is {show(v)} but --start-id + position "
+                             f"gives {want[k]}")
+
+
+def check_not_input(src: Path, dest: Path) -> None:
+    """Refuse an output (or any name dpa writes beside it) that is the input file."""
+    try:
+        source = os.stat(src)
+    except OSError:
+        return  # a missing input is reported when it is opened
+    for name in (dest, provenance_path(dest), *temporary_paths(dest)):
+        try:
+            st = os.stat(name)
+        except OSError:
+            continue
+        if same_inode(st, source):
+            what = "the output" if name == dest else f"{name}, which dpa writes beside it,"
+            raise OutputError(f"cannot write {dest}: {what} is the input file {src}; choose "
+                              "another output")
 
 
 def _records_into(items: list, out: np.ndarray, first_index: int, first_id: int,
@@ -48,33 +90,31 @@ def _records_into(items: list, out: np.ndarray, first_index: int, first_id: int,
         i = next(k for k, r in enumerate(items) if type(r) is not dict)
         raise InputError(f"{where(i)}: is {type(items[i]).__name__}, not an object")
     out["sample_id"] = np.arange(first_id, first_id + n, dtype=np.int64)
-    if "sample_id" in items[0]:
-        ids = [r.get("sample_id") for r in items]
-        want = range(first_id, first_id + n)
-        if ids != list(want):
-            i = next(k for k in range(n) if ids[k] != want[k])
-            raise InputError(
-                f"{where(i)}: sample_id is {ids[i]!r} but --start-id + position gives {want[i]}"
-            )
+    _check_ids(items, first_id, where)
     for name in FIELDS:
         try:
             col = [r[name] for r in items]
         except KeyError:
             i = next(k for k, r in enumerate(items) if name not in r)
+            if not any(f in items[i] for f in FIELDS):
+                raise InputError(f"{where(i)}: holds none of DPA's fields {list(FIELDS)} (its "
+                                 f"keys: {show(sorted(map(str, items[i]))[:8])}): not a layout "
+                                 f"dpa reads; {LAYOUTS}") from None
             raise InputError(f"{where(i)}: field {name!r} is missing") from None
         kinds = set(map(type, col))
         if not kinds <= {float, int}:
             i = next(k for k, v in enumerate(col) if type(v) not in (float, int))
-            raise InputError(f"{where(i)}: field {name!r} is not a number: {col[i]!r}")
+            raise InputError(f"{where(i)}: field {name!r} is not a number: {show(col[i])}")
         try:
             values = np.array(col, dtype=np.float64)
         except OverflowError:
             i = next(k for k, v in enumerate(col) if abs(v) > 1.7976931348623157e308)
-            raise InputError(f"{where(i)}: field {name!r} is out of float range: {col[i]!r}") from None
+            raise InputError(f"{where(i)}: field {name!r} is out of float range: "
+                             f"{show(col[i])}") from None
         finite = np.isfinite(values)
         if not finite.all():
             i = int(np.argmin(finite))
-            raise InputError(f"{where(i)}: field {name!r} is not a finite number: {col[i]!r}")
+            raise InputError(f"{where(i)}: field {name!r} is not a finite number: {show(col[i])}")
         out[name] = values
     if "hash" in out.dtype.names:
         try:
@@ -96,7 +136,7 @@ def _records_into(items: list, out: np.ndarray, first_index: int, first_id: int,
                     bad = int(np.argmin(ok))
         if bad is not None:
             raise InputError(
-                f"{where(bad)}: field 'hash' is not 64 lowercase hex digits: {col[bad]!r}"
+                f"{where(bad)}: field 'hash' is not 64 lowercase hex digits: {show(col[bad])}"
             )
         out["hash"] = np.frombuffer(raw, dtype="S64")
 
@@ -191,6 +231,7 @@ def convert_json(
     force = check_bool(force, "force")
     # Validate the seeding now, not after reading the file.
     seeding = Seeding.from_args("dpa", rank, base_seed)
+    check_not_input(src, dest)
     with open_text(src, newline="") as f:
         fmt = detect_format(f, src) if format == "auto" else format
         check_destination(dest, force)

@@ -30,7 +30,6 @@ JSON write used for the manifest and the plan.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
@@ -43,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from .._validate import check_bool, check_instance, check_positive_int
 from ..config import AugmentationConfig
 from ..records import record_dtype
@@ -52,7 +51,7 @@ from ..stream import ParamStream
 from .errors import InputError, OutputError, os_message
 from .provenance import (RESUME_KEYS, config_of, jsonable, recorded_ids, seeding_of,
                          stream_provenance)
-from .writer import _fsync_dir
+from .files import fsync_dir, rename_noreplace, replace_durably, unlink_quiet, write_new_file
 
 __all__ = [
     "DATASET_FORMAT",
@@ -358,42 +357,24 @@ def read_plan(directory: Path) -> DatasetPlan | None:
 
 def write_json_atomic(path: Path, doc: Any, *, replace: bool) -> None:
     """Write ``doc`` to ``path`` as JSON, atomically: created exclusively as
-    ``path.tmp``, flushed, then renamed into place (``replace=False``: never
-    over an existing ``path``), and the directory flushed."""
+    ``path.tmp`` (never through a link, :mod:`dpa.io.files`), flushed, then
+    renamed into place (``replace=False``: never over an existing ``path``),
+    and the directory flushed."""
     tmp = path.with_name(path.name + ".tmp")
     data = (json.dumps(doc, indent=2) + "\n").encode("utf-8")
     try:
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:  # left by a crash: ours by its name, never written through
-            os.unlink(tmp)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
         if replace:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                raise OutputError(f"{path} appeared meanwhile; not replaced") from None
-            except OSError:  # no hard links on this file system: check, then rename
-                if path.exists() or path.is_symlink():
-                    raise OutputError(f"{path} appeared meanwhile; not replaced") from None
-                os.replace(tmp, path)
-            else:
-                os.unlink(tmp)
+            replace_durably(path, tmp, data)
+            return
+        write_new_file(tmp, data, stale=True)  # a leftover there is ours: never written through
+        try:
+            rename_noreplace(tmp, path)
+        except FileExistsError:
+            raise OutputError(f"{path} appeared meanwhile; not replaced") from None
     except OSError as exc:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        unlink_quiet(tmp)
         raise OutputError(f"cannot write {path}: {os_message(exc)}") from None
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        unlink_quiet(tmp)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)

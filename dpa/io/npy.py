@@ -47,22 +47,34 @@ def descr(dtype: np.dtype) -> str:
 
 
 def _read_header(f, path: Path) -> tuple[np.dtype, int, int]:
-    """``(dtype, count, data offset)`` of a 1-D ``.npy`` open at its start."""
+    """``(dtype, count, data offset)`` of a 1-D ``.npy`` open at its start.
+
+    Any header numpy cannot parse (its parser raises ``ValueError``,
+    ``SyntaxError``, ``tokenize.TokenError`` and others on malformed text) and
+    any shape that is not one non-negative integer is an :class:`InputError`.
+    """
     try:
         version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-        elif version == (2, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-        else:
-            raise InputError(f"{path}: .npy format version {version} is not supported")
     except (ValueError, EOFError) as exc:
         raise InputError(f"{path}: not a .npy file ({exc})") from None
+    if version not in ((1, 0), (2, 0)):
+        raise InputError(f"{path}: .npy format version {version} is not supported")
+    try:
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        else:
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+    except Exception as exc:  # untrusted text through numpy's literal parser
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise InputError(f"{path}: not a .npy file (malformed header: {reason})") from None
     if fortran or len(shape) != 1:
         raise InputError(f"{path}: expected a 1-D array of records, but the file holds shape {shape}")
+    count = shape[0]
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise InputError(f"{path}: malformed header: shape {shape} is not a count of records")
     if dtype.hasobject:
         raise InputError(f"{path}: holds Python objects, which dpa does not read")
-    return dtype, int(shape[0]), f.tell()
+    return dtype, int(count), f.tell()
 
 
 def _open(path: Path):

@@ -32,11 +32,13 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..config import AugmentationConfig
 from ..seeding import Seeding
 from ..stream import ParamStream
-from .errors import InputError, os_message
+from .._validate import MAX_SAMPLE_ID, show
+from .errors import InputError
+from .jsonread import read_json_file
 from .npy import descr
 
 __all__ = [
@@ -44,6 +46,7 @@ __all__ = [
     "RESUME_KEYS",
     "RecordedIds",
     "array_provenance",
+    "check_id_range",
     "config_of",
     "convert_provenance",
     "describes",
@@ -52,17 +55,23 @@ __all__ = [
     "jsonable",
     "parse_config",
     "partial_paths",
+    "provenance_problems",
     "provenance_path",
     "read_provenance",
     "recorded_ids",
     "resume_conflict",
     "seeding_of",
+    "sidecar_tmp",
     "source_statistics",
     "stats_method_for",
     "stream_provenance",
 ]
 
 PROVENANCE_FORMAT = "dpa-provenance/1"
+
+#: A sidecar is a few kilobytes (a conversion's holds the source's metadata
+#: and statistics); anything far larger is not one.
+_MAX_PROVENANCE_BYTES = 64 << 20
 
 #: Provenance keys that must agree for ``--resume`` to continue a partial file.
 RESUME_KEYS = ("scheme", "config", "start_id", "count", "step", "ids", "ids_sha256", "rank",
@@ -78,6 +87,12 @@ def provenance_path(path: str | os.PathLike) -> Path:
     return p.with_name(p.name + ".json")
 
 
+def sidecar_tmp(path: str | os.PathLike) -> Path:
+    """The sidecar's temporary name while it is written: ``OUT.npy.json.partial``."""
+    side = provenance_path(path)
+    return side.with_name(side.name + ".partial")
+
+
 def partial_paths(path: str | os.PathLike) -> tuple[Path, Path]:
     """``(OUT.npy.partial, OUT.npy.partial.json)``: an unfinished export and its journal."""
     p = Path(path)
@@ -91,15 +106,9 @@ def read_provenance(path: str | os.PathLike) -> dict[str, Any] | None:
     """
     side = provenance_path(path)
     try:
-        text = side.read_text(encoding="utf-8")
+        prov = read_json_file(side, "provenance", _MAX_PROVENANCE_BYTES)
     except FileNotFoundError:
         return None
-    except OSError as exc:
-        raise InputError(f"{side}: cannot read provenance: {os_message(exc)}") from None
-    try:
-        prov = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{side}: provenance is not valid JSON ({exc})") from None
     if not isinstance(prov, dict) or prov.get("format") != PROVENANCE_FORMAT:
         raise InputError(f"{side}: not a dpa provenance file (no \"format\": \"{PROVENANCE_FORMAT}\")")
     return prov
@@ -285,9 +294,23 @@ def recorded_ids(prov: dict, where: str) -> RecordedIds:
     if isinstance(start, bool) or not isinstance(start, int):
         raise InputError(f"{where}: provenance has neither start_id nor ids, so the sample ids "
                          "of the records are unknown")
+    if not 0 <= start <= MAX_SAMPLE_ID:
+        raise InputError(f"{where}: provenance start_id should be a sample id in [0, 2**63-1], "
+                         f"but is {show(start)}")
     if isinstance(step, bool) or not isinstance(step, int) or step == 0:
-        raise InputError(f"{where}: provenance step should be a non-zero integer, but is {step!r}")
+        raise InputError(f"{where}: provenance step should be a non-zero integer, but is "
+                         f"{show(step)}")
     return RecordedIds(start, step)
+
+
+def check_id_range(ids: RecordedIds, count: int, where: str) -> None:
+    """The ``count`` ids of ``ids`` (a start and a step) must all be sample ids."""
+    if ids.sha256 is not None or count == 0:
+        return
+    last = ids.start + (count - 1) * ids.step
+    if not 0 <= last <= MAX_SAMPLE_ID:
+        raise InputError(f"{where}: provenance start_id {ids.start} and step {ids.step} give "
+                         f"record {count - 1} the id {show(last)}, outside [0, 2**63-1]")
 
 
 def dpa_stats_method(metadata: Any) -> str:
@@ -299,14 +322,30 @@ def dpa_stats_method(metadata: Any) -> str:
 
 
 def _source(prov: dict | None) -> dict:
-    return (prov or {}).get("source") or {}
+    source = (prov or {}).get("source")
+    return source if isinstance(source, dict) else {}
+
+
+def provenance_problems(prov: dict) -> list[str]:
+    """What in a sidecar ``stats`` cannot use, one phrase each (the rest is
+    used): ``source`` and its ``metadata`` and ``statistics`` must be objects."""
+    problems = []
+    source = prov.get("source")
+    if source is not None and not isinstance(source, dict):
+        problems.append(f"'source' should be an object, but is {show(source)}")
+    elif isinstance(source, dict):
+        for key in ("metadata", "statistics"):
+            value = source.get(key)
+            if value is not None and not isinstance(value, dict):
+                problems.append(f"'source.{key}' should be an object, but is {show(value)}")
+    return problems
 
 
 def stats_method_for(prov: dict | None) -> str:
     """DPA's method for a file converted from a DPA JSON file with statistics
     (:func:`dpa_stats_method`); ``"exact"`` for anything else."""
     source = _source(prov)
-    if source.get("statistics"):
+    if isinstance(source.get("statistics"), dict):
         return dpa_stats_method(source.get("metadata"))
     return "exact"
 

@@ -21,8 +21,9 @@ from .._validate import check_bool, check_number, check_path, check_positive_int
 from ..batch import MemoryAwareBatcher
 from ..records import record_dtype
 from ..stream import ParamStream
+from .destination import check_destination, finish_interrupted_commit
 from .provenance import array_provenance, finish_provenance, stream_provenance
-from .writer import ALIGN, _PartialNpy, check_destination
+from .writer import ALIGN, _PartialNpy
 
 __all__ = [
     "DEFAULT_MAX_MEMORY_MB",
@@ -72,7 +73,7 @@ def export_batch_size(record_bytes: int, max_memory_mb: float = DEFAULT_MAX_MEMO
     budget.  The result is at least 1, at most :data:`MAX_BATCH_RECORDS` and
     at most ``total``.
     """
-    check_number(max_memory_mb, "max_memory_mb", positive=True)
+    max_memory_mb = check_number(max_memory_mb, "max_memory_mb", positive=True)
     per_record = 2 * record_bytes
     budget = _budget(max_memory_mb)
     if budget < per_record:
@@ -213,6 +214,7 @@ def save_npy(
     force = check_bool(force, "force")
     resume = check_bool(resume, "resume")
     check_number(checkpoint_seconds, "checkpoint_seconds", minimum=0, finite=False)
+    max_memory_mb = check_number(max_memory_mb, "max_memory_mb", positive=True)
     if batch_size is not None:
         batch_size = check_positive_int(batch_size, "batch_size")
     if direct is not None and not isinstance(direct, bool):
@@ -221,7 +223,6 @@ def save_npy(
     if isinstance(source, ParamStream):
         if hash and not source.param_seeding.has_hash:
             raise ValueError(f"hash=True needs scheme='dpa'; the stream's scheme is {source.scheme!r}")
-        check_destination(dest, force)
         return _save_stream(source, dest, hash=hash, force=force, resume=resume,
                             max_memory_mb=max_memory_mb, batch_size=batch_size, threads=threads,
                             progress=progress, extra=provenance, direct=direct,
@@ -265,6 +266,14 @@ def _save_stream(stream: ParamStream, dest: Path, *, hash: bool, force: bool, re
     bs = max(1, min(bs, max(n, 1)))
     prov = stream_provenance(stream, ids, dtype, hash)
     t0 = time.perf_counter()
+    if resume:  # killed between renaming the file into place and writing its sidecar?
+        final = finish_interrupted_commit(dest, prov)
+        if final is not None:
+            stream.claim()
+            return SaveResult(dest, n, int(final.get("npy_bytes", 0)),
+                              time.perf_counter() - t0, dtype, resumed_from=n, batch_size=bs,
+                              provenance=final)
+    check_destination(dest, force)
     part = _PartialNpy(dest, dtype, n, capacity=bs, provenance=prov, force=force, resume=resume,
                        direct=direct, checkpoint_seconds=checkpoint_seconds,
                        buffer_records=export_buffer_records(dtype.itemsize, max_memory_mb, bs))

@@ -37,7 +37,7 @@ from .manifest import (MANIFEST_NAME, PLAN_NAME, DatasetPlan, ShardInfo, file_sh
 from .npy import npy_header
 from .provenance import read_provenance, resume_conflict
 from .save import DEFAULT_MAX_MEMORY_MB, export_batch_size, save_npy
-from .writer import _fsync_dir
+from .files import fsync_dir
 
 __all__ = ["SHARD_BATCH_RECORDS", "DatasetResult", "LocalRunner", "ShardRunner", "WriteOptions",
            "save_dataset", "write_shard"]
@@ -169,12 +169,12 @@ def _remove_dataset(dest: Path) -> None:
     for name in (MANIFEST_NAME, PLAN_NAME):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(dest / name)
-    _fsync_dir(dest)
+    fsync_dir(dest)
     for name in os.listdir(dest):
         if is_dataset_file(name):
             with contextlib.suppress(FileNotFoundError, IsADirectoryError):
                 os.unlink(dest / name)
-    _fsync_dir(dest)
+    fsync_dir(dest)
 
 
 def _interrupted(dest: Path) -> str:
@@ -372,7 +372,7 @@ def save_dataset(source: ParamStream, directory: str | os.PathLike, *, hash: boo
     write_json_atomic(dest / MANIFEST_NAME, manifest, replace=False)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(dest / PLAN_NAME)
-    _fsync_dir(dest)
+    fsync_dir(dest)
     nbytes = sum(s.nbytes for s in shards)
     return DatasetResult(dest, total, nbytes, time.perf_counter() - t0, plan.dtype,
                          tuple(shards), manifest)

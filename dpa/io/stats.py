@@ -33,8 +33,8 @@ from .._validate import check_path
 from ..config import FIELDS
 from .errors import InputError
 from .npy import READ_BLOCK, iter_npy_blocks, read_layout
-from .provenance import (describes, provenance_path, read_provenance, source_statistics,
-                         stats_method_for)
+from .provenance import (describes, provenance_path, provenance_problems, read_provenance,
+                         source_statistics, stats_method_for)
 from .verify import verify_npy
 
 __all__ = ["METHODS", "STAT_KEYS", "StatsReport", "compute_stats", "differing_statistics",
@@ -258,17 +258,19 @@ def differing_statistics(block: dict, stats: dict[str, dict[str, Any]]
 
 
 def _fields_of(p: Path, fields: Iterable[str] | None) -> list[str]:
+    """The fields to summarise: ``fields``, or DPA's five that the file has; each
+    must be a plain float field (not bytes, text, a subarray or a record)."""
     dtype, _, _ = read_layout(p, check_size=False)
     names = dtype.names or ()
     if fields is None:
         chosen = [x for x in FIELDS if x in names]
         if not chosen:
             raise InputError(f"{p}: holds none of DPA's fields {list(FIELDS)}")
-        return chosen
-    chosen = list(fields)
-    missing = [x for x in chosen if x not in names]
-    if missing:
-        raise InputError(f"{p}: has no field(s) {missing}; it has {list(names)}")
+    else:
+        chosen = list(fields)
+        missing = [x for x in chosen if x not in names]
+        if missing:
+            raise InputError(f"{p}: has no field(s) {missing}; it has {list(names)}")
     for x in chosen:
         if dtype[x].kind != "f" or dtype[x].shape:
             raise InputError(f"{p}: field {x!r} ({dtype[x]}) is not a float field")
@@ -379,6 +381,8 @@ def stats_report(path: str | os.PathLike, *, method: str = "auto",
         except InputError as exc:  # statistics do not need it
             warn(str(exc))
     if prov is not None:
+        for problem in provenance_problems(prov):
+            warn(f"{provenance_path(p)}: {problem}; ignoring it")
         dtype, count, _ = read_layout(p)
         if not describes(prov, count, dtype):
             warn(f"{provenance_path(p)} does not describe {p} (count {prov.get('count')} vs "

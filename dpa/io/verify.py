@@ -21,8 +21,8 @@ from ..engine import generate_seeded
 from ..records import record_dtype
 from .errors import InputError, VerificationError
 from .npy import READ_BLOCK, iter_npy_blocks, read_layout
-from .provenance import (config_of, provenance_path, read_provenance, recorded_ids,
-                         seeding_of)
+from .provenance import (check_id_range, config_of, provenance_path, read_provenance,
+                         recorded_ids, seeding_of)
 
 __all__ = ["mismatch_error", "verify_npy"]
 
@@ -91,6 +91,7 @@ def verify_npy(path: str | os.PathLike, *, threads: int | None = None,
     """
     p = check_path(path)
     side = provenance_path(p)
+    dtype, count, _ = read_layout(p, check_size=False)
     prov = read_provenance(p)
     if prov is None:
         raise InputError(
@@ -98,13 +99,16 @@ def verify_npy(path: str | os.PathLike, *, threads: int | None = None,
         )
     config = config_of(prov, str(side))
     recorded = recorded_ids(prov, str(side))
-    dtype, count, _ = read_layout(p, check_size=False)
     if prov.get("count") not in (None, count):
         raise InputError(f"{p}: holds {count} records but its provenance says {prov.get('count')}")
     with_hash = "hash" in (dtype.names or ())
     if dtype != record_dtype(with_hash):
         raise InputError(f"{p}: dtype {dtype} is not one of dpa's record dtypes")
     seeding = seeding_of(prov, str(side))
+    if with_hash and not seeding.has_hash:
+        raise InputError(f"{side}: provenance scheme {seeding.scheme!r} has no hash, but {p} "
+                         "has a hash column")
+    check_id_range(recorded, count, str(side))
     sha = hashlib.sha256() if recorded.sha256 is not None else None
     expected = np.empty(max(1, min(block_records, count)), dtype)
     for i, block in iter_npy_blocks(p, block_records):

@@ -1,28 +1,30 @@
 """The partial file: one ``.npy`` being written, and its atomic commit.
 
-:class:`_PartialNpy` writes ``OUT.npy.partial`` beside the destination, locked
-against a second writer, with its resume journal ``OUT.npy.partial.json``;
-bytes go through two page-aligned staging buffers of whole batches (a stream
-export's hold up to ``WRITE_BUFFER_BATCHES`` batches each, see
-:func:`dpa.io.save.export_buffer_records`), written by one writer thread while
-the producer fills the other buffer, with ``O_DIRECT`` where the file system
-takes it.  :meth:`_PartialNpy.finish` writes the rest and flushes it (``fsync``);
-:meth:`_PartialNpy.commit_file` renames the file into place with its
-provenance (never over an existing file without ``force``), and
-:meth:`_PartialNpy.abort` removes the temporary files.  The staging buffers
-of a finished file are kept for the next one the process writes
-(:class:`_BufferPool`).
+:class:`_PartialNpy` writes ``OUT.npy.partial`` beside the destination:
+created exclusively (never through a link, :mod:`dpa.io.files`), locked
+against a second writer, with its resume journal ``OUT.npy.partial.json``
+(:mod:`dpa.io.journal`), which only ever claims flushed bytes.  Bytes go
+through two page-aligned staging buffers of whole batches (a stream export's
+hold up to ``WRITE_BUFFER_BATCHES`` batches each, see
+:func:`dpa.io.save.export_buffer_records`), written by one writer thread
+while the producer fills the other buffer, with ``O_DIRECT`` where the file
+system takes it.  :meth:`_PartialNpy.finish` writes the rest and flushes it
+(``fsync``); :meth:`_PartialNpy.commit_file` renames the file into place (a
+rename: never over a file that appeared meanwhile without ``force``) with its
+provenance, and flushes the directory; :meth:`_PartialNpy.abort` removes the
+temporary files; the staging buffers go back to :data:`dpa.io.buffers.POOL`
+for the next file the process writes.  An existing partial file is resumed only if it is a regular
+file of one link, owned by this user, whose journal matches; otherwise it is
+refused, or with ``force`` unlinked (never written: it may be another name of
+a finished file) and created anew.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import mmap
 import os
-import signal
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,121 +32,22 @@ from pathlib import Path
 
 import numpy as np
 
+from .buffers import POOL
+from .destination import fcntl, lock, sidecar_bytes, signals_deferred, temporary_paths
 from .errors import DpaIOError, OutputError, ResumeError, os_message
+from .files import (check_free_space, fsync_dir, is_regular, link_error, open_dir, refuse_link,
+                    rename_noreplace, same_inode, unlink_quiet, write_new_file)
+from .journal import journal_bytes, journal_tmp, read_journal, write_journal
 from .npy import npy_header
-from .provenance import partial_paths, provenance_path, resume_conflict
+from .provenance import partial_paths, provenance_path, resume_conflict, sidecar_tmp
 
-try:  # POSIX only: without it there is no lock against a second writer.
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None
-
-__all__ = ["ALIGN", "JOURNAL_FORMAT", "check_destination"]
+__all__ = ["ALIGN", "fcntl"]
 
 #: ``O_DIRECT`` transfers are multiples of this, at offsets that are too.
 ALIGN = 4096
 
-JOURNAL_FORMAT = "dpa-partial/1"
-
-
-# ---- staging buffers kept between files -------------------------------------------
-
-
-class _BufferPool:
-    """Staging buffers kept for the next ``.npy`` this process writes.
-
-    Fresh pages cost far more than reused ones on virtual machines (a fault
-    and zeroing per 4 KiB page, about 1.6 ms per MiB on the development VM),
-    and a process that writes file after file (a Dask worker writing shards,
-    one per thread) would otherwise fault in two new buffers per file.  As
-    many buffers are kept as the process had in use at once (two per export
-    running at the same time), never more; one that a view still uses is
-    never kept (``resize`` raises ``BufferError`` while a buffer is
-    exported); a forked child starts with none (anonymous maps are shared
-    with the parent).
-    """
-
-    def __init__(self) -> None:
-        self.reset()
-
-    def take(self, size: int) -> mmap.mmap:
-        """The smallest kept buffer of at least ``size`` bytes, or a new one."""
-        with self._lock:
-            self._out += 1
-            self.peak = max(self.peak, self._out)
-            fits = [m for m in self._free if len(m) >= size]
-            if fits:
-                best = min(fits, key=len)
-                self._free.remove(best)
-                return best
-        return mmap.mmap(-1, size)
-
-    def give(self, m: mmap.mmap) -> None:
-        """Keep ``m`` for a later file if nothing uses it and the process has
-        needed that many; else close it."""
-        try:
-            m.resize(len(m))  # a no-op that fails while a view of m exists
-            free = True
-        except (BufferError, OSError, SystemError, TypeError, ValueError):
-            free = False
-        with self._lock:
-            self._out -= 1
-            if free and len(self._free) < self.peak:
-                self._free.append(m)
-                return
-        with contextlib.suppress(BufferError):
-            m.close()
-
-    def reset(self) -> None:
-        """Forget every kept buffer (at the start, and after ``fork`` in the child)."""
-        self._free: list[mmap.mmap] = []
-        self._out = 0
-        self.peak = 0
-        self._lock = threading.Lock()
-
-
-_POOL = _BufferPool()
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_POOL.reset)
-
-
-# ---- signals around the commit ---------------------------------------------------
-
-
-@contextlib.contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back while the output is renamed into place.
-
-    A signal that arrives meanwhile is handled right after: the destination is
-    then either untouched or complete, with its provenance beside it.
-    """
-    if (threading.current_thread() is threading.main_thread()
-            and hasattr(signal, "pthread_sigmask")):
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-        try:
-            yield
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
-    else:
-        yield
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _unlink_quiet(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        os.unlink(path)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
@@ -152,19 +55,6 @@ def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
         n = os.pwrite(fd, data, offset)
         data = data[n:]
         offset += n
-
-
-def check_destination(dest: Path, force: bool) -> None:
-    """Refuse a destination that cannot or must not be written, before any work."""
-    parent = dest.parent
-    if not parent.exists():
-        raise OutputError(f"cannot write {dest}: directory {parent} does not exist")
-    if not parent.is_dir():
-        raise OutputError(f"cannot write {dest}: {parent} is not a directory")
-    if dest.is_dir():
-        raise OutputError(f"cannot write {dest}: it is a directory")
-    if not force and (dest.exists() or dest.is_symlink()):
-        raise OutputError(f"{dest} exists; pass --force (force=True) to replace it")
 
 
 # ---- the partial file ------------------------------------------------------------
@@ -205,8 +95,10 @@ class _PartialNpy:
         self.path, self.journal_path = partial_paths(dest)
         self.fd = -1
         self.dfd = -1
+        self.dirfd = -1
         self.records_start = 0
         self.resumed = False
+        self._claimed = 0
         self._executor: ThreadPoolExecutor | None = None
         self._pending: list[Future | None] = [None, None]
         self._maps: list[mmap.mmap] = []
@@ -215,31 +107,27 @@ class _PartialNpy:
     # -- opening -------------------------------------------------------------------
 
     def _open(self, force: bool, resume: bool, direct: bool | None) -> None:
-        created = False
+        for path in temporary_paths(self.dest):
+            refuse_link(path)
+        created = self._acquire()
         try:
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
-            created = True
-        except FileExistsError:
-            try:
-                self.fd = os.open(self.path, os.O_RDWR)
-            except OSError as exc:
-                raise OutputError(f"cannot open {self.path}: {os_message(exc)}") from None
-        except OSError as exc:
-            raise OutputError(f"cannot write {self.dest}: {os_message(exc)}") from None
-        try:
-            if fcntl is not None:
-                try:
-                    fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except OSError:
-                    raise OutputError(
-                        f"another process is writing {self.dest} ({self.path} is locked)"
-                    ) from None
             if not created:
-                self._adopt_existing(force, resume)
-            else:
-                self.resumed = False
-            if not self.resumed:
-                os.ftruncate(self.fd, 0)
+                if self._adopt_existing(force, resume):
+                    self.resumed = True
+                else:  # never write a partial file we did not create: another name, new inode
+                    try:
+                        os.unlink(self.path)
+                    except OSError as exc:
+                        raise OutputError(f"cannot remove {self.path}: {os_message(exc)}") from None
+                    self._close_fds()
+                    if not self._acquire():
+                        raise OutputError(f"another process is writing {self.dest} "
+                                          f"({self.path} was created meanwhile)")
+                    created = True
+            self.dirfd = open_dir(self.dest.parent)
+            if self.count is not None:
+                have = min(os.fstat(self.fd).st_size, self._end(self.count)) if self.resumed else 0
+                check_free_space(self.dest, self._end(self.count) - have)
             self._open_direct(direct)
             self._alloc_buffers()
             if self.resumed:
@@ -248,75 +136,136 @@ class _PartialNpy:
                 self.offset = 0
                 self.fill = len(self.header)
                 self._buffer(0)[: self.fill] = self.header
-                self._write_journal(0)
+                self._write_journal(0)  # claims nothing: a kill now is resumed from record 0
         except BaseException:
-            self._close_fds()
             if created:
-                _unlink_quiet(self.path)
-                _unlink_quiet(self.journal_path)
+                self._remove_own()
+            self._close_fds()
             raise
         self.cur = 0
         self._last_checkpoint = time.monotonic()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dpa-writer")
 
-    def _read_journal(self) -> dict | None:
-        try:
-            journal = json.loads(self.journal_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError):
-            return {}
-        return journal if isinstance(journal, dict) else {}
+    def _end(self, records: int) -> int:
+        """File size holding ``records`` records."""
+        return len(self.header) + records * self.itemsize
 
-    def _adopt_existing(self, force: bool, resume: bool) -> None:
-        """A partial file from an earlier run exists: resume it, discard it, or refuse."""
-        journal = self._read_journal()
+    def _acquire(self) -> bool:
+        """Open ``OUT.npy.partial`` (created exclusively if absent, never through a
+        link) and lock it; return whether it was created.  The name must still
+        point at the locked file once the lock is held, so two processes never
+        both think they own it."""
+        for _ in range(8):
+            created = True
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC,
+                             0o644)
+            except FileExistsError:
+                created = False
+                try:
+                    fd = os.open(self.path, os.O_RDWR | _NOFOLLOW | _CLOEXEC | os.O_NONBLOCK)
+                except FileNotFoundError:
+                    continue
+                except OSError as exc:
+                    if exc.errno == errno.ELOOP:
+                        raise link_error(self.path) from None
+                    raise OutputError(f"cannot open {self.path}: {os_message(exc)}") from None
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise link_error(self.path) from None
+                raise OutputError(f"cannot write {self.dest}: {os_message(exc)}") from None
+            ok = False
+            try:
+                lock(fd, self.dest, self.path)
+                st = os.fstat(fd)
+                try:
+                    current = os.lstat(self.path)
+                except FileNotFoundError:
+                    continue
+                if not same_inode(st, current):
+                    continue
+                if not is_regular(st):
+                    raise OutputError(f"{self.path} is not a regular file; remove it")
+                ok = True
+            finally:
+                if not ok:
+                    os.close(fd)
+            self.fd = fd
+            return created
+        raise OutputError(f"cannot lock {self.path}: it keeps being replaced")  # pragma: no cover
+
+    def _adopt_existing(self, force: bool, resume: bool) -> bool:
+        """A partial file from an earlier run is open and locked: whether to
+        resume it (True) or discard it (False); or refuse."""
+        st = os.fstat(self.fd)
+        foreign = self._foreign(st)
+        journal = None if foreign else read_journal(self.journal_path)
+        if resume and self.provenance is not None:
+            if foreign:
+                raise ResumeError(f"cannot resume {self.dest}: {foreign}; "
+                                  "pass --force (force=True) to start over")
+            if journal is None:  # killed before its first checkpoint: nothing is claimed
+                return False
+            return self._check_resumable(journal, st.st_size)
+        if force:
+            return False
         done = journal.get("records_durable") if journal else None
         old_prov = journal.get("provenance") if journal else None
         total = old_prov.get("count") if isinstance(old_prov, dict) else None
-        if resume and self.provenance is not None:
-            if journal is None or done is None:
-                raise ResumeError(
-                    f"cannot resume {self.dest}: {self.journal_path} is missing or unreadable; "
-                    "pass --force (force=True) to start over"
-                )
-            conflict = resume_conflict(old_prov, self.provenance)
-            if conflict is not None:
-                raise ResumeError(f"cannot resume {self.dest}: {conflict}; "
-                                  "pass --force (force=True) to start over")
-            layout = (journal.get("header_bytes"), journal.get("itemsize"))
-            if layout != (len(self.header), self.itemsize):
-                raise ResumeError(
-                    f"cannot resume {self.dest}: {self.journal_path} describes another layout"
-                )
-            if not isinstance(done, int) or done < 0 or (self.count is not None and done > self.count):
-                raise ResumeError(f"cannot resume {self.dest}: {self.journal_path} is corrupt; "
-                                  "pass --force (force=True) to start over")
-            size = os.fstat(self.fd).st_size
-            need = len(self.header) + done * self.itemsize
-            if size < need:
-                raise ResumeError(
-                    f"cannot resume {self.dest}: {self.path} holds {size} bytes but its journal "
-                    f"records {done} records ({need} bytes); pass --force (force=True) to start over"
-                )
-            if os.pread(self.fd, len(self.header), 0) != self.header:
-                raise ResumeError(f"cannot resume {self.dest}: {self.path} has another header")
-            self.records_start = done
-            self.resumed = True
-            return
-        if force:
-            self.resumed = False
-            return
         if isinstance(done, int) and isinstance(total, int):
             what = f"{done:,} of {total:,} records"
         else:
             what = "unknown progress"
         hint = ("rerun with --resume (resume=True) to continue it, or "
-                if self.provenance is not None else "")
+                if self.provenance is not None and not foreign else "")
         raise OutputError(
             f"{self.path} holds an interrupted export ({what}); {hint}"
             "pass --force (force=True) to start over"
         )
+
+    def _foreign(self, st: os.stat_result) -> str | None:
+        """Why the existing partial file is not one dpa may write in place, or None."""
+        if st.st_nlink != 1:
+            return f"{self.path} has {st.st_nlink} names (another name is a finished file)"
+        with contextlib.suppress(OSError):
+            if same_inode(st, os.stat(self.dest)):
+                return f"{self.path} is {self.dest} itself"
+        if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+            return f"{self.path} belongs to another user"
+        return None
+
+    def _check_resumable(self, journal: dict, size: int) -> bool:
+        if not journal:
+            raise ResumeError(
+                f"cannot resume {self.dest}: {self.journal_path} is unreadable; "
+                "pass --force (force=True) to start over"
+            )
+        conflict = resume_conflict(journal.get("provenance"), self.provenance)
+        if conflict is not None:
+            raise ResumeError(f"cannot resume {self.dest}: {conflict}; "
+                              "pass --force (force=True) to start over")
+        layout = (journal.get("header_bytes"), journal.get("itemsize"))
+        if layout != (len(self.header), self.itemsize):
+            raise ResumeError(
+                f"cannot resume {self.dest}: {self.journal_path} describes another layout"
+            )
+        done = journal.get("records_durable")
+        if (isinstance(done, bool) or not isinstance(done, int) or done < 0
+                or (self.count is not None and done > self.count)):
+            raise ResumeError(f"cannot resume {self.dest}: {self.journal_path} is corrupt; "
+                              "pass --force (force=True) to start over")
+        if done == 0:
+            return False
+        need = self._end(done)
+        if size < need:  # the journal only claims flushed bytes: something else cut the file
+            raise ResumeError(
+                f"cannot resume {self.dest}: {self.path} holds {size} bytes but its journal "
+                f"records {done} records ({need} bytes); pass --force (force=True) to start over"
+            )
+        if os.pread(self.fd, len(self.header), 0) != self.header:
+            raise ResumeError(f"cannot resume {self.dest}: {self.path} has another header")
+        self.records_start = self._claimed = done
+        return True
 
     def _open_direct(self, direct: bool | None) -> None:
         flag = getattr(os, "O_DIRECT", 0)
@@ -326,18 +275,23 @@ class _PartialNpy:
                 raise OutputError("O_DIRECT is not available on this platform")
             return
         try:
-            self.dfd = os.open(self.path, os.O_WRONLY | flag)
-            self.direct = True
+            dfd = os.open(self.path, os.O_WRONLY | flag | _NOFOLLOW | _CLOEXEC)
         except OSError as exc:
             if direct:
                 raise OutputError(
                     f"cannot open {self.path} with O_DIRECT: {os_message(exc)}"
                 ) from None
+            return
+        if not same_inode(os.fstat(dfd), os.fstat(self.fd)):
+            os.close(dfd)
+            raise OutputError(f"{self.path} was replaced while it was being opened")
+        self.dfd = dfd
+        self.direct = True
 
     def _alloc_buffers(self) -> None:
         size = -(-(2 * ALIGN + self.buffer_records * self.itemsize) // mmap.PAGESIZE) \
             * mmap.PAGESIZE
-        self._maps = [_POOL.take(size) for _ in range(2)]
+        self._maps = [POOL.take(size) for _ in range(2)]
         self._views = [memoryview(m) for m in self._maps]
         self.buffer_bytes = size
 
@@ -345,14 +299,15 @@ class _PartialNpy:
         return self._views[i]
 
     def _seek_resume(self) -> None:
-        end = len(self.header) + self.records_start * self.itemsize
+        """Continue after the journal's durable records.  Nothing on disk changes
+        until the first new write, which rewrites the carried bytes as they are:
+        a kill right after a resume starts leaves the same claim, still true."""
+        end = self._end(self.records_start)
         align = ALIGN if self.direct else 1
         self.offset = end // align * align
         carry = os.pread(self.fd, end - self.offset, self.offset)
-        os.ftruncate(self.fd, self.offset)
         self.fill = len(carry)
         self._buffer(0)[: self.fill] = carry
-        self._write_journal(self.records_start)
 
     # -- writing -------------------------------------------------------------------
 
@@ -418,7 +373,12 @@ class _PartialNpy:
         self.fill = tail
 
     def _write(self, i: int, nbytes: int, offset: int) -> None:
-        """Writer thread: write ``nbytes`` of buffer ``i`` at ``offset``; checkpoint."""
+        """Writer thread: write ``nbytes`` of buffer ``i`` at ``offset``; checkpoint.
+
+        The one writer thread writes buffers in file order, so when this write
+        returns every byte before ``offset + nbytes`` has been written; a
+        checkpoint flushes them (``fdatasync``) before the journal claims them.
+        """
         data = self._buffer(i)[:nbytes]
         if self.direct:
             try:
@@ -431,27 +391,21 @@ class _PartialNpy:
         else:
             _pwrite_all(self.fd, data, offset)
         now = time.monotonic()
-        if now - self._last_checkpoint >= self.checkpoint_seconds:
+        if self.provenance is not None and now - self._last_checkpoint >= self.checkpoint_seconds:
             self._last_checkpoint = now
-            end = offset + nbytes
-            if end >= len(self.header):
+            records = (offset + nbytes - len(self.header)) // self.itemsize
+            if records > self._claimed:
                 os.fdatasync(self.fd)
-                self._write_journal((end - len(self.header)) // self.itemsize)
+                self._write_journal(min(records, self.count if self.count is not None else records))
 
-    def _write_journal(self, records_durable: int) -> None:
+    def _write_journal(self, records_durable: int, commit: dict | None = None) -> None:
+        """Replace the journal, claiming ``records_durable`` records (flushed already)."""
         if self.provenance is None:
             return
-        journal = {
-            "format": JOURNAL_FORMAT,
-            "destination": self.dest.name,
-            "provenance": self.provenance,
-            "header_bytes": len(self.header),
-            "itemsize": self.itemsize,
-            "records_durable": records_durable,
-        }
-        tmp = self._journal_tmp()
-        tmp.write_text(json.dumps(journal), encoding="utf-8")
-        os.replace(tmp, self.journal_path)
+        data = journal_bytes(self.dest.name, self.provenance, len(self.header), self.itemsize,
+                             records_durable, commit)
+        write_journal(self.journal_path, data, self.dirfd if self.dirfd >= 0 else None)
+        self._claimed = records_durable
 
     def finish(self, count: int) -> int:
         """Write what remains, fix the header, ``fsync``; return the file size."""
@@ -478,51 +432,57 @@ class _PartialNpy:
             _pwrite_all(self.fd, memoryview(header), 0)
         os.ftruncate(self.fd, end)
         os.fsync(self.fd)
+        self.records_done = count
         return end
 
     # -- ending --------------------------------------------------------------------
 
-    def commit_file(self, provenance: dict | None, force: bool) -> None:
+    def commit_file(self, provenance: dict, force: bool) -> None:
         """Rename the finished file into place, with its provenance beside it."""
         with self._writing():
             self._commit_file(provenance, force)
-        _fsync_dir(self.dest.parent)
         self.close()
 
-    def _commit_file(self, provenance: dict | None, force: bool) -> None:
+    def _commit_file(self, provenance: dict, force: bool) -> None:
+        """The file is complete and flushed.  In order: the journal records the
+        commit (the file's identity and final provenance, so ``--resume`` can
+        finish a commit cut short); the sidecar is written to its exclusive
+        temporary name; then, signals held, the file is renamed into place
+        (without ``force`` never over a file that appeared), the sidecar
+        renamed beside it, the journal removed and the directory flushed."""
         side = provenance_path(self.dest)
-        side_tmp = side.with_name(side.name + ".partial")
-        if provenance is not None:
-            with open(side_tmp, "w", encoding="utf-8") as f:
-                json.dump(provenance, f, indent=2)
-                f.write("\n")
-                f.flush()
-                os.fsync(f.fileno())
-        with _signals_deferred():
+        side_tmp = sidecar_tmp(self.dest)
+        st = os.fstat(self.fd)
+        self._write_journal(self.records_done, {"device": st.st_dev, "inode": st.st_ino,
+                                                "bytes": st.st_size, "provenance": provenance})
+        write_new_file(side_tmp, sidecar_bytes(provenance), stale=True)
+        with signals_deferred():
+            if not self._owns_name():
+                raise OutputError(f"{self.path} was replaced while it was written; "
+                                  f"{self.dest} not written")
             if force:
                 # The old provenance must never describe the new file, even briefly.
-                _unlink_quiet(side)
+                unlink_quiet(side)
                 os.replace(self.path, self.dest)
             else:
                 try:
-                    os.link(self.path, self.dest)
+                    rename_noreplace(self.path, self.dest)
                 except FileExistsError:
                     raise OutputError(
                         f"{self.dest} appeared while it was being written; not replaced "
                         "(pass --force to replace it)"
                     ) from None
-                except OSError:  # no hard links here: check, then rename
-                    if self.dest.exists():
-                        raise OutputError(f"{self.dest} exists; pass --force to replace it") from None
-                    os.replace(self.path, self.dest)
-                else:
-                    os.unlink(self.path)
-            if provenance is not None:
-                os.replace(side_tmp, side)
-            else:
-                _unlink_quiet(side)
-            _unlink_quiet(self.journal_path)
-            _unlink_quiet(self._journal_tmp())
+            os.replace(side_tmp, side)
+            unlink_quiet(self.journal_path)
+            unlink_quiet(journal_tmp(self.journal_path))
+            fsync_dir(self.dirfd if self.dirfd >= 0 else self.dest.parent)
+
+    def _owns_name(self) -> bool:
+        """Whether ``OUT.npy.partial`` still names the file this process writes."""
+        try:
+            return self.fd >= 0 and same_inode(os.lstat(self.path), os.fstat(self.fd))
+        except OSError:
+            return False
 
     def close(self) -> None:
         if self._executor is not None:
@@ -533,31 +493,35 @@ class _PartialNpy:
             v.release()
         self._views = []
         for m in self._maps:
-            _POOL.give(m)
+            POOL.give(m)
         self._maps = []
 
     def _close_fds(self) -> None:
-        for name in ("dfd", "fd"):
+        for name in ("dfd", "dirfd", "fd"):
             fd = getattr(self, name)
             if fd >= 0:
                 with contextlib.suppress(OSError):
                     os.close(fd)
                 setattr(self, name, -1)
 
-    def _journal_tmp(self) -> Path:
-        return self.journal_path.with_name(self.journal_path.name + ".tmp")
+    def _remove_own(self) -> None:
+        """Remove the temporary files of this process (only names it still owns)."""
+        if self._owns_name():
+            unlink_quiet(self.path)
+            unlink_quiet(self.journal_path)  # the journal of the locked file is ours
+            unlink_quiet(journal_tmp(self.journal_path))
+            unlink_quiet(sidecar_tmp(self.dest))
 
     def abort(self) -> None:
         """Stop writing and remove the temporary files (the destination is untouched).
 
         A second Ctrl-C during the clean-up waits until it is done.
         """
-        with _signals_deferred():
+        with signals_deferred():
             try:
-                self.close()
+                if self._executor is not None:
+                    self._executor.shutdown(wait=True, cancel_futures=True)
+                    self._executor = None
+                self._remove_own()
             finally:
-                _unlink_quiet(self.path)
-                _unlink_quiet(self.journal_path)
-                _unlink_quiet(self._journal_tmp())
-                side = provenance_path(self.dest)
-                _unlink_quiet(side.with_name(side.name + ".partial"))
+                self.close()
