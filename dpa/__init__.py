@@ -47,7 +47,7 @@ from .distributed import (
     stream_distributed_augmentation_chain,
     stream_distributed_augmentation_range,
 )
-from .compat.dpa import fib, gen_augmentation_params, gen_augmentation_seed, stream_augmentation_chain
+from .params import fib, gen_augmentation_params, gen_augmentation_seed, stream_augmentation_chain
 
 __version__ = "0.1.0"
 

@@ -1,24 +1,25 @@
-"""DPA 0.2.1's functions of ``src/dpa.py``: ``fib``, the hash chain, the parameter dict, streams.
+"""DPA's per-sample functions in dpa's API: ``fib``, the hash chain, the parameter dict, streams.
 
-These keep DPA's names, signatures and return types (a hex string, a dict of
-five floats and ``hash``, a generator-like stream of dicts) for code written
-against DPA; they run on the compiled kernel, so each call is one sample of
-:func:`dpa.generate`.  For many samples use :func:`dpa.generate`, which
-returns arrays and builds no dict per sample.
+These keep DPA 0.2.1's names and return types (a hex string, a dict of five
+floats and ``hash``, a stream of dicts) with dpa's validation; they run on
+the compiled kernel, so each call is one sample of :func:`dpa.generate`.  For
+many samples use :func:`dpa.generate`, which returns arrays and builds no
+dict per sample.  DPA's whole API, with DPA's signatures (``verbose``,
+``batch_config``, ``progress_callback``, ...), is :mod:`dpa.compat`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .._validate import check_int, check_sample_id
-from ..config import DEFAULT_CONFIG, AugmentationConfig
-from ..distributed import gen_distributed_augmentation_params, stream_distributed_augmentation_chain
-from ..distributed.layout import NON_NEGATIVE
-from ..engine import generate_seeded
-from ..records import MAX_SAMPLE_ID, records_to_dicts
-from ..seeding import Seeding
-from ..stream import ParamStream
+from ._validate import check_int, check_sample_id
+from .config import DEFAULT_CONFIG, AugmentationConfig
+from .distributed import gen_distributed_augmentation_params, stream_distributed_augmentation_chain
+from .distributed.layout import NON_NEGATIVE
+from .engine import generate_seeded
+from .records import MAX_SAMPLE_ID, records_to_dicts
+from .seeding import Seeding
+from .stream import ParamStream
 
 __all__ = ["fib", "gen_augmentation_params", "gen_augmentation_seed", "stream_augmentation_chain"]
 
@@ -52,7 +53,8 @@ def gen_augmentation_seed(seed_id: int, augmentation_depth: int = 10) -> str:
     The hex SHA-256 digest at the end of DPA's Fibonacci hash chain.
     """
     seed_id = check_sample_id(seed_id, "seed_id", rule=NON_NEGATIVE)
-    config = AugmentationConfig(augmentation_depth=augmentation_depth)
+    depth = check_int(augmentation_depth, "augmentation_depth", minimum=1, rule="must be >= 1")
+    config = AugmentationConfig(augmentation_depth=depth)
     return _one(seed_id, config)["hash"][0].decode()
 
 
