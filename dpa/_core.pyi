@@ -70,3 +70,21 @@ def feistel_permute(
 def welford_update(
     values: npt.NDArray[np.float64], n: float, mean: float, m2: float
 ) -> tuple[float, float, float]: ...
+def float_repr(values: npt.NDArray[np.float64]) -> list[str]: ...
+def json_records(
+    prefixes: list[bytes],
+    suffix: bytes,
+    floats: npt.NDArray[np.float64],
+    strings: npt.NDArray[np.uint8] | None = None,
+    ints: npt.NDArray[np.int64] | None = None,
+    kinds: list[int] | None = None,
+) -> bytes: ...
+def dict_fields(
+    dicts: list[object],
+    start: int,
+    keys: tuple[str, ...],
+    kinds: list[int],
+    floats: npt.NDArray[np.float64],
+    strings: npt.NDArray[np.uint8] | None = None,
+    ints: npt.NDArray[np.int64] | None = None,
+) -> int: ...

@@ -433,3 +433,4 @@ def sha256_compress_loop(Py_ssize_t nblocks, int paths):
 include "_gather.pxi"
 include "_shuffle.pxi"
 include "_stats.pxi"
+include "_json.pxi"
