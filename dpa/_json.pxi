@@ -391,7 +391,7 @@ cdef inline bint _safe_ascii(object s, Py_ssize_t width):
     return True
 
 
-def dict_fields(list dicts, Py_ssize_t start, tuple keys, list kinds, double[:, ::1] floats,
+def dict_fields(list dicts, Py_ssize_t start, tuple keys, list kinds, double[:, :] floats,
                 unsigned char[:, ::1] strings=None, int64_t[::1] ints=None):
     """dict_fields(dicts, start, keys, kinds, floats, strings=None, ints=None) -> int
 

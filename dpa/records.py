@@ -40,15 +40,35 @@ def record_dtype(hash: bool = False) -> np.dtype:
     return PARAM_HASH_DTYPE if hash else PARAM_DTYPE
 
 
+def _hashes(records: np.ndarray) -> list[str]:
+    """The ``hash`` field as strs: one ASCII decode of the column, then slices."""
+    width = records.dtype["hash"].itemsize
+    text = records["hash"].tobytes().decode("ascii")
+    return [text[i:i + width] for i in range(0, len(text), width)]
+
+
 def records_to_dicts(records: np.ndarray, **extra: Any) -> list[dict[str, Any]]:
     """DPA's dicts of records: five floats, ``hash`` (a str) if the records
-    have one, and the ``extra`` keys (e.g. ``rank``), built column by column."""
+    have one, and the ``extra`` keys (e.g. ``rank``), built column by column.
+
+    DPA's layouts (the five floats; with ``hash``; with ``hash`` and ``rank``)
+    are built as dict displays, about twice as fast as from ``zip``.
+    """
     columns = [records[f].tolist() for f in FIELDS]
-    if records.dtype.names and "hash" in records.dtype.names:
-        columns.append([h.decode() for h in records["hash"].tolist()])
+    if "hash" in (records.dtype.names or ()):
+        hashes = _hashes(records)
+        if not extra:
+            return [{"rotation": r, "brightness": b, "noise": n, "scale": s, "contrast": c,
+                     "hash": h} for r, b, n, s, c, h in zip(*columns, hashes)]
+        if tuple(extra) == ("rank",):
+            k = extra["rank"]
+            return [{"rotation": r, "brightness": b, "noise": n, "scale": s, "contrast": c,
+                     "hash": h, "rank": k} for r, b, n, s, c, h in zip(*columns, hashes)]
+        columns.append(hashes)
         keys = FIELDS + ("hash",)
     else:
+        if not extra:
+            return [{"rotation": r, "brightness": b, "noise": n, "scale": s, "contrast": c}
+                    for r, b, n, s, c in zip(*columns)]
         keys = FIELDS
-    if extra:
-        return [dict(zip(keys, row), **extra) for row in zip(*columns)]
-    return [dict(zip(keys, row)) for row in zip(*columns)]
+    return [dict(zip(keys, row), **extra) for row in zip(*columns)]

@@ -58,7 +58,7 @@ def gather(dicts: list[Any]) -> Gathered | None:
         return None
     n = len(dicts)
     kinds = [KINDS[k] for k in keys]
-    floats = np.empty((n, kinds.count(0)), np.float64)
+    floats = np.empty((n, kinds.count(0)), np.float64, order="F")  # a contiguous column per key
     strings = np.empty((n, HASH_WIDTH), np.uint8) if 1 in kinds else None
     ints = np.empty(n, np.int64) if 2 in kinds else None
     if dict_fields(dicts, 0, keys, kinds, floats, strings, ints) != n:
