@@ -115,3 +115,13 @@ def test_profiler_and_decorator():
     assert gen(3) == C.generate_augmentation_chain(3)
     gen(2)
     assert [r.call_count for r in gen.get_profile_results()] == [1, 2]
+
+
+def test_bench_section_compares_equal_outputs():
+    """python -m dpa.bench's compat section: every row's oracle (DPA's algorithm
+    in plain Python) and dpa.compat give the same lists, statistics and bytes."""
+    from dpa.bench import compat as section
+
+    rows = section.run(records=300, repeats=1)
+    assert len(rows) == 9 and all(r["equal"] for r in rows), rows
+    assert all(r["speedup"] > 0 and r["records"] == 300 for r in rows)
