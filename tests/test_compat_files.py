@@ -188,3 +188,20 @@ def test_float_repr_is_pythons_repr():
     assert float_repr(x) == [repr(v) for v in x.tolist()]
     assert float_repr(np.array([float("nan"), float("inf"), -float("inf")])) == \
         ["NaN", "Infinity", "-Infinity"]
+
+
+def test_python_m_dpa_convert_reads_compat_files(tmp_path, capsys):
+    """The command line's convert (in process) verifies files dpa.compat wrote,
+    with statistics and ranks, as it verifies DPA's."""
+    from dpa.cli import main
+
+    src = tmp_path / "rank.json"
+    C.save_augmentation_stream(D.stream_distributed_augmentation_chain(30, 1, 3, base_seed=5),
+                               str(src))
+    assert src.read_bytes() == _bytes("dpa-rank-stream-30-r1of3.json")
+    for name in (str(src), str(DATA / "dpa-rank-stream-30-r1of3.json")):
+        out = tmp_path / "out.npy"
+        status = main(["convert", name, "-o", str(out), "--start-id", "10", "--rank", "1",
+                       "--base-seed", "5", "--preset", "moderate", "--verify", "--force", "-q"])
+        assert status == 0
+        assert dio.load(str(out))["sample_id"].tolist() == list(range(10, 20))
