@@ -26,10 +26,7 @@ Three measurements differ from DPA's, on purpose (``docs/compat.md``):
 from __future__ import annotations
 
 import logging
-import os
-import platform
 import statistics
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -40,9 +37,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import psutil
 
-from ..bench.machine import cpu_model
 from ..config import DEFAULT_CONFIG
-from ..engine import get_kernel_paths
 from ..params import gen_augmentation_params
 from ._benchreport import (
     format_benchmark_result,
@@ -52,6 +47,7 @@ from ._benchreport import (
     safe_percentage_change,
 )
 from ._chain import ChainStream
+from ._measure import get_system_info, measure_memory, measure_time, timed_call
 from .batch import BatchConfig, BatchProcessor, BatchStrategy
 
 __all__ = [
@@ -201,81 +197,6 @@ class ComparisonReport:
     recommendations: list[str] = field(default_factory=list)
 
 
-# ---- measurement ---------------------------------------------------------------------
-
-
-@contextmanager
-def measure_time() -> Iterator[dict[str, float]]:
-    """measure_time()
-
-    Fills the yielded dict on exit: ``elapsed_seconds`` (``perf_counter``),
-    ``cpu_seconds`` (this process), ``start_time``, ``end_time``.
-    """
-    result: dict[str, float] = {}
-    start, cpu = time.perf_counter(), time.process_time()
-    try:
-        yield result
-    finally:
-        end = time.perf_counter()
-        result["elapsed_seconds"] = end - start
-        result["cpu_seconds"] = time.process_time() - cpu
-        result["start_time"] = start
-        result["end_time"] = end
-
-
-def _memory(prefix: str, out: dict[str, float], process: psutil.Process) -> None:
-    info = process.memory_info()
-    machine = psutil.virtual_memory()
-    out[f"{prefix}_rss_mb"] = info.rss / _MB
-    out[f"{prefix}_vms_mb"] = info.vms / _MB
-    out[f"{prefix}_system_available_mb"] = machine.available / _MB
-    out[f"{prefix}_system_used_mb"] = machine.used / _MB
-
-
-@contextmanager
-def measure_memory() -> Iterator[dict[str, float]]:
-    """measure_memory()
-
-    Fills the yielded dict with DPA's keys: ``initial_``/``final_`` ``rss_mb``,
-    ``vms_mb`` (this process), ``system_available_mb``, ``system_used_mb``
-    (the machine), and ``delta_rss_mb``, ``delta_vms_mb``, ``delta_system_mb``
-    and ``delta_mb`` (= ``delta_rss_mb``), all in MiB.
-    """
-    result: dict[str, float] = {}
-    process = psutil.Process()
-    _memory("initial", result, process)
-    try:
-        yield result
-    finally:
-        _memory("final", result, process)
-        result["delta_rss_mb"] = result["final_rss_mb"] - result["initial_rss_mb"]
-        result["delta_vms_mb"] = result["final_vms_mb"] - result["initial_vms_mb"]
-        result["delta_system_mb"] = (result["final_system_used_mb"]
-                                     - result["initial_system_used_mb"])
-        result["delta_mb"] = result["delta_rss_mb"]
-
-
-def _cpu_share(cpu_seconds: float, wall_seconds: float) -> float:
-    """This process's CPU time over a call as a share of all CPUs, in [0, 100]."""
-    if wall_seconds <= 0:
-        return 0.0
-    return max(0.0, min(100.0, 100.0 * cpu_seconds / (wall_seconds * (os.cpu_count() or 1))))
-
-
-def _timed_call(func: Callable[[], Any], with_memory: bool = True) -> tuple[float, float, float]:
-    """(seconds, RSS delta in MiB, CPU share) of one call.
-
-    Only the call is timed: the memory readings (DPA's include them in the
-    time) come before and after the timed region.
-    """
-    rss = psutil.Process().memory_info().rss if with_memory else 0
-    start, cpu = time.perf_counter(), time.process_time()
-    func()
-    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    delta = (psutil.Process().memory_info().rss - rss) / _MB if with_memory else 0.0
-    return seconds, delta, _cpu_share(cpu, seconds)
-
-
 def benchmark_function(func: Callable[..., T], iterations: int = 100) -> BenchmarkResult:
     """benchmark_function(func, iterations=100)
 
@@ -299,7 +220,7 @@ def benchmark_function(func: Callable[..., T], iterations: int = 100) -> Benchma
     times, deltas, cpus = [], [], []
     for i in range(iterations):
         try:
-            seconds, delta, cpu = _timed_call(func)
+            seconds, delta, cpu = timed_call(func)
         except Exception as exc:
             raise MeasurementError(
                 f"Function failed during benchmarking iteration {i}: {exc}") from exc
@@ -434,7 +355,7 @@ class BenchmarkRunner:
         c = self.config
         times, deltas, cpus = [], [], []
         for _ in range(c.iterations):
-            seconds, delta, cpu = _timed_call(work, c.measure_memory)
+            seconds, delta, cpu = timed_call(work, c.measure_memory)
             times.append(seconds)
             deltas.append(delta)
             cpus.append(cpu if c.measure_cpu else 0.0)
@@ -588,24 +509,3 @@ class BenchmarkRunner:
     def clear_results_history(self) -> None:
         """Forget the history."""
         self._results_history.clear()
-
-
-def get_system_info() -> dict[str, Any]:
-    """get_system_info()
-
-    DPA's ``{"cpu", "memory", "platform"}`` (psutil's counts and frequency,
-    ``virtual_memory``, Python and platform), plus ``"machine"``: the CPU
-    model and dpa's kernel paths in effect.  ``{"error": ...}`` if psutil fails.
-    """
-    try:
-        freq = psutil.cpu_freq()
-        return {
-            "cpu": {"cpu_count": psutil.cpu_count(),
-                    "cpu_count_logical": psutil.cpu_count(logical=True),
-                    "cpu_freq": freq._asdict() if freq else None},
-            "memory": psutil.virtual_memory()._asdict(),
-            "platform": {"python_version": sys.version, "platform": platform.platform()},
-            "machine": {"cpu_model": cpu_model(), "kernel_paths": list(get_kernel_paths())},
-        }
-    except Exception as exc:
-        return {"error": f"Failed to get system info: {exc}"}
