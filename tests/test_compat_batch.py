@@ -20,15 +20,8 @@ from dpa.compat import dpa as C
 
 KAT = json.loads((vectors_dir() / "dpa-0.2.1-compat.json").read_text())["batches"]
 
-READINGS = {
-    "low_use": [B.MemoryInfo(8000, 2000, 10000, 20.0)],
-    "mid_use": [B.MemoryInfo(4000, 6000, 10000, 60.0)],
-    "little_available": [B.MemoryInfo(600, 9000, 10000, 70.0)],
-    "high_use": [B.MemoryInfo(1500, 8200, 10000, 82.0)],
-    "rising": [B.MemoryInfo(8000, 2000, 10000, 20.0)] * 5
-    + [B.MemoryInfo(3000, 7000, 10000, 70.0)] * 5 + [B.MemoryInfo(1500, 8300, 10000, 83.0)] * 5
-    + [B.MemoryInfo(500, 9300, 10000, 93.0)],
-}
+#: The memory readings DPA ran under: (available_mb, used_mb, total_mb, percent_used).
+READINGS = {name: [B.MemoryInfo(*m) for m in seq] for name, seq in KAT["readings"].items()}
 
 
 def _readings(seq):

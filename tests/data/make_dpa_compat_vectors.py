@@ -176,7 +176,9 @@ def items(n):
 
 
 def batch_section() -> dict:
-    out = {"sizes": {}, "monitored": {}, "adjust": [], "optimal": []}
+    out = {"readings": {name: [[m.available_mb, m.used_mb, m.total_mb, m.percent_used]
+                               for m in seq] for name, seq in READINGS.items()},
+           "sizes": {}, "monitored": {}, "adjust": [], "optimal": []}
     for strategy in B.BatchStrategy:
         for bs in (None, 7):
             for mem_name, seq in READINGS.items():
@@ -354,6 +356,8 @@ def report_section() -> dict:
                                     for f in ("text", "json", "csv")},
         "metrics": {k: [m.throughput_samples_per_second, m.avg_latency_ms, m.memory_usage_mb,
                         m.cpu_usage_percent, m.total_time_seconds] for k, m in metrics.items()},
+        "comparison": comparison,
+        "improvements": improvements,
         "recommendations": recs,
         "report": {f: runner.generate_performance_report(report, f) for f in ("text", "markdown")},
         "performance_recommendations": {
