@@ -69,6 +69,11 @@ cdef extern from *:
         return dist == 0 ? sum : (high1 << (64 - dist)) | (sum >> dist);
     }
 
+    static const char dpa_digit_pairs[201] =
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+        "8081828384858687888990919293949596979899";
+
     static inline uint32_t dpa_pow5bits(int32_t e) { return (uint32_t)(((uint32_t)e * 1217359) >> 19) + 1; }
     static inline uint32_t dpa_log10pow2(int32_t e) { return ((uint32_t)e * 78913) >> 18; }
     static inline uint32_t dpa_log10pow5(int32_t e) { return ((uint32_t)e * 732923) >> 20; }
@@ -210,7 +215,14 @@ cdef extern from *:
         dpa_ryu_d2d(mantissa, exponent, &digits, &e10);
         char buf[20];
         int n = 0;
-        while (digits) { buf[19 - n] = (char)('0' + digits % 10); digits /= 10; ++n; }
+        while (digits >= 100) {  /* two digits at a time */
+            const uint64_t q = digits / 100;
+            n += 2;
+            memcpy(buf + 20 - n, dpa_digit_pairs + 2 * (digits - 100 * q), 2);
+            digits = q;
+        }
+        if (digits >= 10) { n += 2; memcpy(buf + 20 - n, dpa_digit_pairs + 2 * digits, 2); }
+        else { n += 1; buf[20 - n] = (char)('0' + digits); }
         const char *d = buf + 20 - n;
         const int32_t decpt = e10 + n;       /* value = 0.d1d2..dn * 10^decpt */
         if (decpt > -4 && decpt <= 16) {
