@@ -88,3 +88,9 @@ def dict_fields(
     strings: npt.NDArray[np.uint8] | None = None,
     ints: npt.NDArray[np.int64] | None = None,
 ) -> int: ...
+def record_dicts(
+    keys: tuple[str, ...],
+    floats: npt.NDArray[np.float64],
+    strings: npt.NDArray[np.uint8] | None = None,
+    extra: tuple[tuple[str, object], ...] = (),
+) -> list[dict[str, object]]: ...

@@ -463,3 +463,42 @@ def dict_fields(list dicts, Py_ssize_t start, tuple keys, list kinds, double[:, 
             break
         r += 1
     return r
+
+
+cdef extern from "Python.h":
+    object _PyDict_NewPresized(Py_ssize_t minused)
+    int PyDict_SetItem(object d, object key, object value) except -1
+    object PyFloat_FromDouble(double v)
+    object PyUnicode_DecodeASCII(const char *s, Py_ssize_t size, const char *errors)
+
+
+def record_dicts(tuple keys, const double[:, :] floats, const unsigned char[:, ::1] strings=None,
+                 tuple extra=()):
+    """record_dicts(keys, floats, strings=None, extra=()) -> list of dict
+
+    One dict per row: ``keys[k]`` maps to the row's ``floats[:, k]`` for the
+    float columns, then (with ``strings``) the next key to the row of
+    ``strings`` decoded as ASCII, then the ``(key, value)`` pairs of
+    ``extra``, in that order: DPA's dicts of kernel records (the public
+    wrapper is ``dpa.records.records_to_dicts``).
+    """
+    cdef Py_ssize_t n = floats.shape[0], ncol = floats.shape[1], r, k
+    cdef Py_ssize_t width = strings.shape[1] if strings is not None else 0
+    cdef Py_ssize_t size = ncol + (1 if strings is not None else 0) + len(extra)
+    if len(keys) != ncol + (1 if strings is not None else 0):
+        raise ValueError("record_dicts: one key per float column, and one for the strings")
+    if strings is not None and strings.shape[0] != n:
+        raise ValueError("record_dicts: one row of strings per record")
+    cdef list out = [None] * n
+    cdef object d
+    for r in range(n):
+        d = _PyDict_NewPresized(size)
+        for k in range(ncol):
+            PyDict_SetItem(d, keys[k], PyFloat_FromDouble(floats[r, k]))
+        if strings is not None:
+            PyDict_SetItem(d, keys[ncol], PyUnicode_DecodeASCII(
+                <const char *>&strings[r, 0], width, NULL))
+        for key, value in extra:
+            PyDict_SetItem(d, key, value)
+        out[r] = d
+    return out

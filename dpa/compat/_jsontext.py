@@ -27,7 +27,8 @@ import numpy as np
 
 from .._core import json_records
 from ..config import FIELDS
-from ._gather import HASH_WIDTH, KINDS, Gathered, gather, values_of
+from ..records import record_floats, record_hashes
+from ._gather import KINDS, Gathered, gather, values_of
 
 __all__ = ["INDENT", "LINE", "TextBlock", "dicts_block", "document_head", "document_tail",
            "item_text", "records_block"]
@@ -113,12 +114,8 @@ def records_block(records: np.ndarray, extra: dict[str, Any], layout: str) -> Te
         return TextBlock(b"", 0, columns, None)
     names = records.dtype.names
     keys = FIELDS + (("hash",) if "hash" in names else ()) + tuple(extra)
-    first = records.dtype.fields[FIELDS[0]][1]
-    floats = np.ndarray((n, len(FIELDS)), np.float64, buffer=records, offset=first,
-                        strides=(records.strides[0], 8))
-    strings = None
-    if "hash" in names:
-        strings = np.ascontiguousarray(records["hash"]).view(np.uint8).reshape(n, HASH_WIDTH)
+    floats = record_floats(records)
+    strings = record_hashes(records) if "hash" in names else None
     ints = None
     for key, value in extra.items():
         if KINDS.get(key) != 2:
