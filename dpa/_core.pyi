@@ -78,7 +78,8 @@ def json_records(
     strings: npt.NDArray[np.uint8] | None = None,
     ints: npt.NDArray[np.int64] | None = None,
     kinds: list[int] | None = None,
-) -> bytes: ...
+    out: npt.NDArray[np.uint8] | None = None,
+) -> tuple[npt.NDArray[np.uint8], int]: ...
 def dict_fields(
     dicts: list[object],
     start: int,
@@ -94,3 +95,4 @@ def record_dicts(
     strings: npt.NDArray[np.uint8] | None = None,
     extra: tuple[tuple[str, object], ...] = (),
 ) -> list[dict[str, object]]: ...
+def dict_floats(dicts: list[object], keys: tuple[str, ...], floats: npt.NDArray[np.float64]) -> int: ...

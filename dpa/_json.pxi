@@ -311,10 +311,13 @@ def float_repr(const double[::1] values):
 
 def json_records(list prefixes, bytes suffix, const double[:, :] floats,
                  const unsigned char[:, ::1] strings=None, const int64_t[:] ints=None,
-                 list kinds=None):
-    """json_records(prefixes, suffix, floats, strings=None, ints=None, kinds=None) -> bytes
+                 list kinds=None, out=None):
+    """json_records(prefixes, suffix, floats, strings=None, ints=None, kinds=None, out=None) -> (buffer, length)
 
-    The JSON text of ``floats.shape[0]`` records joined by ``b",\\n"``.
+    The JSON text of ``floats.shape[0]`` records joined by ``b",\\n"``,
+    written at the start of ``out`` (a 1-D uint8 array) if it is large
+    enough, else of a new array; returns that array and the text's length,
+    so that a caller reusing its buffer touches no fresh memory per block.
     Record ``r`` is, for each field ``k``, ``prefixes[k]`` then its value,
     and then ``suffix``.  ``kinds[k]`` says where the value comes from: 0 the
     next column of ``floats`` (``repr`` of the double), 1 the row of
@@ -359,10 +362,14 @@ def json_records(list prefixes, bytes suffix, const double[:, :] floats,
         raise ValueError("json_records: strings of at most 64 bytes")
     cdef const char *suf = <const char *>suffix
     cdef Py_ssize_t suf_len = len(suffix)
-    cdef Py_ssize_t cap = n * (literal + nfields * _JSON_VALUE_MAX)
-    buf = np.empty(max(cap, 1), dtype=np.uint8)
-    cdef unsigned char[::1] out = buf
-    cdef char *o = <char *>&out[0]
+    cdef Py_ssize_t cap = max(n * (literal + nfields * _JSON_VALUE_MAX), 1)
+    if out is not None and out.dtype == np.uint8 and out.ndim == 1 and out.shape[0] >= cap \
+            and out.flags.c_contiguous and out.flags.writeable:
+        buf = out
+    else:
+        buf = np.empty(cap, dtype=np.uint8)
+    cdef unsigned char[::1] view = buf
+    cdef char *o = <char *>&view[0]
     with nogil:
         for r in range(n):
             if r:
@@ -385,7 +392,7 @@ def json_records(list prefixes, bytes suffix, const double[:, :] floats,
                     pos += dpa_int64_text(ints[r], o + pos)
             memcpy(o + pos, suf, <size_t>suf_len)
             pos += suf_len
-    return buf[:pos].tobytes()
+    return buf, pos
 
 
 cdef inline bint _safe_ascii(object s, Py_ssize_t width):
@@ -502,3 +509,33 @@ def record_dicts(tuple keys, const double[:, :] floats, const unsigned char[:, :
             PyDict_SetItem(d, key, value)
         out[r] = d
     return out
+
+
+cdef extern from "Python.h":
+    PyObject *PyDict_GetItemWithError(object d, object key) except? NULL
+
+
+def dict_floats(list dicts, tuple keys, double[:, :] floats):
+    """dict_floats(dicts, keys, floats) -> int
+
+    Gather ``d[keys[k]]`` of each dict into ``floats[row, k]``, for as long
+    as each item is exactly a ``dict`` holding every key with an exact
+    ``float`` value (other keys and their values are not read).  At most
+    ``floats.shape[0]`` rows; returns the number gathered: it stops at the
+    first item that differs, which the caller reads some other way.
+    """
+    cdef Py_ssize_t n = min(len(dicts), floats.shape[0]), nkeys = len(keys), r, k
+    cdef PyObject *value
+    cdef object d
+    if floats.shape[1] != nkeys:
+        raise ValueError("dict_floats: one column per key")
+    for r in range(n):
+        d = dicts[r]
+        if not PyDict_CheckExact(d):
+            return r
+        for k in range(nkeys):
+            value = PyDict_GetItemWithError(d, keys[k])
+            if value == NULL or not PyFloat_CheckExact(<object>value):
+                return r
+            floats[r, k] = PyFloat_AS_DOUBLE(<object>value)
+    return n

@@ -5,7 +5,9 @@ whole block of dicts with ``dpa._core.dict_fields`` when every one is a plain
 ``dict`` whose keys are DPA's (the five parameters, then ``hash`` and ``rank``
 where present), in the same order, with ``float`` parameters, a 64-character
 ASCII ``hash`` and an ``int`` ``rank``; anything else is read value by value in
-Python (:func:`values_of`), with the errors DPA's loops raise.
+Python (:func:`values_of`), with the errors DPA's loops raise.  The statistics
+need only the five parameters: :func:`gather_floats` reads those of any plain
+dicts holding them as floats.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._core import dict_fields
+from .._core import dict_fields, dict_floats
 from ..config import FIELDS
 
-__all__ = ["HASH_WIDTH", "KINDS", "Gathered", "gather", "layout_of", "values_of"]
+__all__ = ["HASH_WIDTH", "KINDS", "Gathered", "gather", "gather_floats", "layout_of", "values_of"]
 
 #: How each key's value is held: 0 a float, 1 a 64-character string, 2 an int.
 KINDS = {**{f: 0 for f in FIELDS}, "hash": 1, "rank": 2}
@@ -64,6 +66,16 @@ def gather(dicts: list[Any]) -> Gathered | None:
     if dict_fields(dicts, 0, keys, kinds, floats, strings, ints) != n:
         return None
     return Gathered(keys, floats, strings, ints)
+
+
+def gather_floats(dicts: list[Any]) -> list[np.ndarray] | None:
+    """The float64 column of each of DPA's five parameters of ``dicts`` (a column
+    per field of ``FIELDS``) if every item is a plain dict holding them as
+    floats, whatever else it holds; else None.  What the statistics read."""
+    floats = np.empty((len(dicts), len(FIELDS)), np.float64, order="F")
+    if dict_floats(dicts, FIELDS, floats) != len(dicts):
+        return None
+    return [floats[:, j] for j in range(len(FIELDS))]
 
 
 def values_of(dicts: list[Any]) -> list[list[Any]]:

@@ -24,8 +24,8 @@ import numpy as np
 from .._validate import check_int
 from ..config import AugmentationConfig
 from ._atomic import AtomicFile
-from ._jsontext import (INDENT, LINE, TextBlock, dicts_block, document_head, document_tail,
-                        record_separator, records_block)
+from ._jsontext import (INDENT, LINE, TextBlock, TextBuffer, dicts_block, document_head,
+                        document_tail, record_separator, records_block)
 from ._progress import (ProgressCallback, create_streaming_metadata, create_streaming_progress,
                         format_progress_info)
 from ._resources import (GeneratorExhaustionError, PartialWriteError, ResourceCleanupError,
@@ -107,7 +107,8 @@ def save_augmentation_chain(params_list: list[dict[str, Any]], filepath: str,
     n = len(items)
     meta = {"num_samples": n, "config": config_dict(config)}
     acc = ExactStats() if include_stats else None
-    blocks = (dicts_block(items[a:a + BLOCK], INDENT, values=include_stats)
+    buffer = TextBuffer()
+    blocks = (dicts_block(items[a:a + BLOCK], INDENT, values=include_stats, buffer=buffer)
               for a in range(0, n, BLOCK))
     try:
         _write_file(filepath, INDENT, meta, _accumulate(acc, blocks),
@@ -123,7 +124,8 @@ def save_records_chain(blocks: Iterable[np.ndarray], count: int, filepath: str,
     without making the dicts: what ``generate_augmentation_chain(save_path=...)`` writes."""
     meta = {"num_samples": count, "config": config_dict(config)}
     acc = ExactStats()
-    text = (records_block(r, {}, INDENT) for r in blocks)
+    buffer = TextBuffer()
+    text = (records_block(r, {}, INDENT, buffer) for r in blocks)
     try:
         _write_file(filepath, INDENT, meta, _accumulate(acc, text), lambda: _result(acc, count))
     except OSError as exc:
@@ -147,6 +149,7 @@ class _Groups:
         self.size = size
         self.on_group = on_group
         self.done = 0
+        self.buffer = TextBuffer()
 
     def blocks(self, layout: str, values: bool) -> Iterator[TextBlock]:
         pending: list[Any] = []
@@ -159,7 +162,7 @@ class _Groups:
                     if self.on_group is not None:
                         self.on_group(self.done)
             if pending and (len(pending) >= BLOCK or len(group) < self.size):
-                yield dicts_block(pending, layout, values)
+                yield dicts_block(pending, layout, values, self.buffer)
                 pending = []
             if len(group) < self.size:
                 self.done += len(group)
@@ -170,9 +173,10 @@ def _record_groups(stream: Any, size: int, on_group: Callable[[int], None] | Non
                    layout: str) -> Iterator[TextBlock]:
     """The text blocks of a dpa stream's records, with ``on_group`` as :class:`_Groups`."""
     extra = dict_extra(stream)
+    buffer = TextBuffer()
     done = 0
     for records in record_blocks(stream):
-        b = records_block(records, extra, layout)
+        b = records_block(records, extra, layout, buffer)
         if on_group is not None:
             for k in range(done // size + 1, (done + b.count) // size + 1):
                 on_group(k * size)
@@ -310,7 +314,8 @@ def _save_with_stats(source: Any, filepath: str, meta: dict[str, Any]) -> int:
         blocks = _accumulate(acc, _record_groups(stream, BLOCK, None, INDENT))
         return _write_file(filepath, INDENT, meta, blocks, lambda: acc.result())
     # DPA reads the whole iterable first (the count comes before the records).
-    held = list(_accumulate(acc, _Groups(iter(source), BLOCK, None).blocks(INDENT, True)))
+    held = [b._replace(text=bytes(b.text))  # each block's text outlives its buffer
+            for b in _accumulate(acc, _Groups(iter(source), BLOCK, None).blocks(INDENT, True))]
     meta["num_samples"] = sum(b.count for b in held)
     return _write_file(filepath, INDENT, meta, held, lambda: acc.result())
 

@@ -30,22 +30,42 @@ from ..config import FIELDS
 from ..records import record_floats, record_hashes
 from ._gather import KINDS, Gathered, gather, values_of
 
-__all__ = ["INDENT", "LINE", "TextBlock", "dicts_block", "document_head", "document_tail",
-           "item_text", "records_block"]
+__all__ = ["INDENT", "LINE", "TextBlock", "TextBuffer", "dicts_block", "document_head",
+           "document_tail", "item_text", "records_block"]
 
 INDENT = "indent"
 LINE = "line"
 
 
+class TextBuffer:
+    """The output buffer of the compiled formatter, reused from block to block.
+
+    A block's text is a view into it, valid until the next block is made (the
+    savers write it at once; keep ``bytes(view)`` to hold it longer).  Reusing
+    it spares the fresh pages a new buffer per block costs.
+    """
+
+    def __init__(self) -> None:
+        self._buf: np.ndarray | None = None
+
+    def records(self, g: Gathered, layout: str) -> memoryview:
+        """The text of gathered records in ``layout``."""
+        prefixes, suffix = _literals(g.keys, layout)
+        self._buf, n = json_records(prefixes, suffix, g.floats, g.strings, g.ints,
+                                    [KINDS[k] for k in g.keys], self._buf)
+        return memoryview(self._buf)[:n]
+
+
 class TextBlock(NamedTuple):
-    """The text of a block of records and their parameter values.
+    """The text of a block of records (bytes, or a view into a :class:`TextBuffer`)
+    and their parameter values.
 
     ``columns`` (a float64 array per field of ``FIELDS``) when every value
     was a ``float``; else ``values`` (a list of the Python values per field),
     or None when the caller did not ask for values.
     """
 
-    text: bytes
+    text: bytes | memoryview
     count: int
     columns: list[np.ndarray] | None
     values: list[list[Any]] | None
@@ -98,13 +118,8 @@ def _literals(keys: tuple[str, ...], layout: str) -> tuple[list[bytes], bytes]:
     return [p.encode("ascii") for p in prefixes], b"}"
 
 
-def gathered_text(g: Gathered, layout: str) -> bytes:
-    """The text of a gathered block of dicts."""
-    prefixes, suffix = _literals(g.keys, layout)
-    return json_records(prefixes, suffix, g.floats, g.strings, g.ints, [KINDS[k] for k in g.keys])
-
-
-def records_block(records: np.ndarray, extra: dict[str, Any], layout: str) -> TextBlock:
+def records_block(records: np.ndarray, extra: dict[str, Any], layout: str,
+                  buffer: TextBuffer | None = None) -> TextBlock:
     """The text of kernel records (``dpa.PARAM_DTYPE``, with or without ``hash``)
     as DPA's dicts of them, with the ``extra`` keys (``rank``), would be written."""
     n = len(records)
@@ -121,11 +136,12 @@ def records_block(records: np.ndarray, extra: dict[str, Any], layout: str) -> Te
         if KINDS.get(key) != 2:
             raise ValueError(f"unexpected extra key {key!r}")
         ints = np.full(n, value, np.int64)
-    text = gathered_text(Gathered(keys, floats, strings, ints), layout)
+    text = (buffer or TextBuffer()).records(Gathered(keys, floats, strings, ints), layout)
     return TextBlock(text, n, columns, None)
 
 
-def dicts_block(dicts: list[Any], layout: str, values: bool = True) -> TextBlock:
+def dicts_block(dicts: list[Any], layout: str, values: bool = True,
+                buffer: TextBuffer | None = None) -> TextBlock:
     """The text of a list of items as ``json`` writes them in ``layout``.
 
     With ``values``, the parameter values too (``KeyError`` or ``TypeError``
@@ -136,6 +152,6 @@ def dicts_block(dicts: list[Any], layout: str, values: bool = True) -> TextBlock
         return TextBlock(b"", 0, [np.empty(0)] * len(FIELDS), None)
     g = gather(dicts)
     if g is not None:
-        return TextBlock(gathered_text(g, layout), n, g.columns(), None)
+        return TextBlock((buffer or TextBuffer()).records(g, layout), n, g.columns(), None)
     text = ",\n".join(item_text(d, layout) for d in dicts).encode("ascii")
     return TextBlock(text, n, None, values_of(dicts) if values else None)

@@ -31,7 +31,7 @@ import numpy as np
 from .._core import welford_update
 from ..config import FIELDS
 from ..io import _StatsAccumulator
-from ._gather import gather, values_of
+from ._gather import gather_floats, values_of
 from ._sources import BLOCK, array_stream, record_blocks
 
 __all__ = ["ExactStats", "WelfordStats", "compute_statistics", "compute_streaming_statistics",
@@ -178,9 +178,9 @@ class WelfordStats:
 
 
 def _add_dicts(acc: ExactStats | WelfordStats, block: list[Any]) -> None:
-    g = gather(block)
-    if g is not None:
-        acc.add_arrays(g.columns())
+    columns = gather_floats(block)
+    if columns is not None:
+        acc.add_arrays(columns)
     else:
         acc.add_values(values_of(block))
 
