@@ -49,7 +49,7 @@ from .distributed import (
     stream_distributed_augmentation_chain,
     stream_distributed_augmentation_range,
 )
-from .compat.dpa import fib, gen_augmentation_params, gen_augmentation_seed, stream_augmentation_chain
+from .params import fib, gen_augmentation_params, gen_augmentation_seed, stream_augmentation_chain
 
 __all__ = [
     "BatchConfig",

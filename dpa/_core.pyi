@@ -85,3 +85,33 @@ def noise_fill(
     paths: int,
 ) -> None: ...
 def noise_pair(a: int, b: int) -> tuple[float, float]: ...
+
+
+# ---- JSON text of records (dpa.compat) ------------------------------------------
+
+def float_repr(values: npt.NDArray[np.float64]) -> list[str]: ...
+def json_records(
+    prefixes: list[bytes],
+    suffix: bytes,
+    floats: npt.NDArray[np.float64],
+    strings: npt.NDArray[np.uint8] | None = None,
+    ints: npt.NDArray[np.int64] | None = None,
+    kinds: list[int] | None = None,
+    out: npt.NDArray[np.uint8] | None = None,
+) -> tuple[npt.NDArray[np.uint8], int]: ...
+def dict_fields(
+    dicts: list[object],
+    start: int,
+    keys: tuple[str, ...],
+    kinds: list[int],
+    floats: npt.NDArray[np.float64],
+    strings: npt.NDArray[np.uint8] | None = None,
+    ints: npt.NDArray[np.int64] | None = None,
+) -> int: ...
+def record_dicts(
+    keys: tuple[str, ...],
+    floats: npt.NDArray[np.float64],
+    strings: npt.NDArray[np.uint8] | None = None,
+    extra: tuple[tuple[str, object], ...] = (),
+) -> list[dict[str, object]]: ...
+def dict_floats(dicts: list[object], keys: tuple[str, ...], floats: npt.NDArray[np.float64]) -> int: ...

@@ -478,3 +478,4 @@ def noise_pair(uint32_t a, uint32_t b):
 include "_gather.pxi"
 include "_shuffle.pxi"
 include "_stats.pxi"
+include "_json.pxi"

@@ -385,7 +385,7 @@ def test_exact_stats_equal_statistics_module(tmp_path, values):
 
 def test_welford_stats_replay_dpa_streaming():
     values = np.random.default_rng(5).uniform(0.85, 1.15, 3001)
-    acc = dio._StatsAccumulator(["rotation"], "welford")
+    acc = dio.StatsAccumulator(["rotation"], "welford")
     for a in range(0, 3001, 1000):
         acc.add(_records(values[a:a + 1000]))
     n, mean, m2 = 0, 0.0, 0.0

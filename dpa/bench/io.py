@@ -190,7 +190,7 @@ def _write_dpa_json(path: Path, n: int) -> None:
 
     config = dpa.AugmentationConfig()
     head = json.dumps({"metadata": {"num_samples": n, "config": config.to_dict()}}, indent=2)
-    acc = dio._StatsAccumulator(dpa.FIELDS, "exact")
+    acc = dio.StatsAccumulator(dpa.FIELDS, "exact")
     with open(path, "w") as f:
         f.write(head[:-2] + ',\n  "augmentations": [')
         first = True

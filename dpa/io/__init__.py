@@ -63,7 +63,7 @@ from .save import (
     save_npy,
 )
 from .verify import verify_npy
-from .stats import StatsReport, _StatsAccumulator, _sqrt_ratio, compute_stats, stats_report
+from .stats import StatsAccumulator, StatsReport, _sqrt_ratio, compute_stats, stats_report
 from .jsonread import _JsonText
 from .convert import convert_json, read_config
 from .manifest import DatasetPlan, ShardInfo
@@ -88,6 +88,7 @@ __all__ = [
     "ResumeError",
     "VerificationError",
     "SaveResult",
+    "StatsAccumulator",
     "StatsReport",
     "compute_stats",
     "convert_json",

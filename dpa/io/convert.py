@@ -29,7 +29,7 @@ from .jsonread import (JSON_BATCH, LAYOUTS, _JsonText, detect_format, dpa_json_e
 from .provenance import (PROVENANCE_FORMAT, convert_provenance, dpa_stats_method, jsonable,
                          parse_config, provenance_path)
 from .save import DEFAULT_MAX_MEMORY_MB, SaveResult, save_npy
-from .stats import _StatsAccumulator, differing_statistics
+from .stats import StatsAccumulator, differing_statistics
 from .verify import mismatch_error
 
 __all__ = ["convert_json", "read_config"]
@@ -293,7 +293,7 @@ class _ConvertState:
         self.count = 0
         self.buf: np.ndarray | None = None
         self.expected: np.ndarray | None = None
-        self.stats: _StatsAccumulator | None = None
+        self.stats: StatsAccumulator | None = None
 
     def _where(self, first: int, lines: list[int] | None) -> Callable[[int], str]:
         def where(i: int) -> str:
@@ -337,7 +337,7 @@ class _ConvertState:
             self.expected = np.empty(JSON_BATCH, dtype)
             # DPA writes the statistics block after the records: gather the
             # records' statistics as they pass, to compare at the end.
-            self.stats = _StatsAccumulator(FIELDS, dpa_stats_method(self.meta.get("metadata")),
+            self.stats = StatsAccumulator(FIELDS, dpa_stats_method(self.meta.get("metadata")),
                                            f"{self.src}: ")
 
     def arrays(self, events: Iterator[tuple], progress) -> Iterator[np.ndarray]:

@@ -28,7 +28,7 @@ from .manifest import ShardInfo, file_sha256, first_difference, read_manifest
 from .npy import READ_BLOCK, iter_npy_blocks
 from .npy import load as load_npy
 from .provenance import read_provenance, stats_method_for
-from .stats import StatsReport, _fields_of, _StatsAccumulator
+from .stats import StatsReport, _fields_of, StatsAccumulator
 from .verify import verify_npy
 
 __all__ = ["Dataset", "dataset_stats_report", "is_dataset", "load", "verify_dataset"]
@@ -300,7 +300,7 @@ def dataset_stats_report(path: str | os.PathLike, *, method: str = "auto",
     if method == "auto":
         method = stats_method_for(ds.plan.provenance())
     ds.shard(0)
-    acc = _StatsAccumulator(_fields_of(ds.shard_path(0), fields), method, f"{ds.path}: ")
+    acc = StatsAccumulator(_fields_of(ds.shard_path(0), fields), method, f"{ds.path}: ")
     for i, block in ds.blocks():
         acc.add(block, i)
     return StatsReport(ds.path, acc.result(), method, (), verified)

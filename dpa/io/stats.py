@@ -161,7 +161,7 @@ def _sqrt_ratio(num: int, den: int) -> float:
 # ---- per-field statistics --------------------------------------------------------
 
 
-class _StatsAccumulator:
+class StatsAccumulator:
     """DPA's per-field statistics over blocks of records.
 
     ``method="exact"``: what ``statistics.mean`` / ``statistics.stdev`` return
@@ -315,7 +315,7 @@ def compute_stats(path: str | os.PathLike, *, method: str = "auto",
         except InputError:  # a sidecar that is not dpa's says nothing about the method
             prov = None
         method = stats_method_for(prov)
-    acc = _StatsAccumulator(_fields_of(p, fields), method, f"{p}: ")
+    acc = StatsAccumulator(_fields_of(p, fields), method, f"{p}: ")
     for i, block in iter_npy_blocks(p, block_records):
         acc.add(block, i)
     return acc.result()
