@@ -7,6 +7,7 @@ import numpy.typing as npt
 
 PATH_AVX2: int
 PATH_SHANI: int
+PATH_AVX512: int
 
 def cpu_paths() -> int: ...
 def chain_tail_blocks(

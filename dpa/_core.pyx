@@ -43,6 +43,7 @@ cdef extern from "src/fill.h" nogil:
     int DPA_RECORD_SIZE
     int DPA_PATH_AVX2
     int DPA_PATH_SHANI
+    int DPA_PATH_AVX512
     ctypedef struct dpa_ids:
         const int64_t *ids
         int64_t first
@@ -104,6 +105,7 @@ cdef extern from "src/team.h" nogil:
 
 PATH_AVX2 = DPA_PATH_AVX2
 PATH_SHANI = DPA_PATH_SHANI
+PATH_AVX512 = DPA_PATH_AVX512
 _CPU_PATHS = dpa_cpu_paths()  # detected once, with the GIL held
 
 

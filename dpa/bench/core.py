@@ -45,7 +45,8 @@ import numpy as np
 
 from .. import _core, _reference
 from ..config import get_preset
-from ..engine import default_threads, generate, get_kernel_paths, set_kernel_paths
+from ..engine import (default_threads, generate, get_kernel_paths, kernel_path_bits,
+                      set_kernel_paths)
 from ..records import PARAM_DTYPE
 
 __all__ = ["SIZES", "FIGURES", "compressions_per_sample", "run"]
@@ -69,8 +70,6 @@ FIGURES = (
 )
 
 PRESET = "moderate"
-
-_PATH_BITS = {"avx2": _core.PATH_AVX2, "sha-ni": _core.PATH_SHANI}
 
 
 def compressions_per_sample(depth: int, id_digits: int = 19, prefix_len: int = 0) -> int:
@@ -190,9 +189,7 @@ def run(
     all_threads = default_threads()
     paths = get_kernel_paths()
     path_names = list(paths) or ["portable"]
-    bits = 0  # the paths in effect as _core's bitmask
-    for name in paths:
-        bits |= _PATH_BITS[name]
+    bits = kernel_path_bits()  # the paths in effect as _core's bitmask
     out = np.empty(n, PARAM_DTYPE)
 
     def gen(threads: int) -> Callable[[], Any]:
