@@ -15,11 +15,16 @@
  *   1. the plan (dpa_plan): everything that depends on the config but not on
  *      the sample -- the prefix, and the constant tail blocks of every chain
  *      step (decimal(fib(i)) plus SHA padding), pre-expanded into W[t] + K[t];
- *   2. group kernels: DPA_GROUP samples at a time, lane-major so the compiler
- *      vectorizes across samples (portable build and an AVX2 clone of the same
- *      source), plus a SHA-NI chain for CPUs that have it;
- *   3. dpa_fill(): loops over groups and writes records; it is this
- *      scheme's dpa_fill_fn (fill.h), which the team calls by pointer.
+ *   2. group kernels: up to 32 samples at a time, in
+ *      stages -- the hash (first message, then the chain), MT19937, the
+ *      records -- each with several bit-identical implementations:
+ *      lane-major C that the compiler vectorizes across samples (portable
+ *      and AVX2 clones of one source, 32 and 8 lanes wide), SHA-NI two
+ *      samples at a time, and scalar MT19937 for a few samples;
+ *   3. dpa_fill(): picks the implementations from the paths in effect and
+ *      the group's size (a call of n ids costs about n samples of work),
+ *      and writes records; it is this scheme's dpa_fill_fn (fill.h), which
+ *      the team calls by pointer.
  *
  * All arithmetic is on 32-bit integers except the final uniform, which is
  * compiled without FP contraction so that low + span * u is never an FMA.
@@ -56,7 +61,7 @@ void dpa_expand_block(const unsigned char block[64], uint32_t wk[64]);
  * id at offset 0, five float64 fields at offsets 8 .. 40, and the
  * 64-character hex digest at `hash_offset` when it is >= 0.  `paths`
  * selects accelerated paths (masked by dpa_cpu_paths()).
- * Returns 0, or -1 if scratch memory could not be allocated.
+ * Returns 0 (nothing is allocated).
  */
 int dpa_fill(const void *plan, const dpa_ids *ids, char *rec, int64_t n, int64_t itemsize,
              int64_t hash_offset, int paths);
