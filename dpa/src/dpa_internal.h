@@ -9,8 +9,8 @@
  *   2. MT19937: seeded from the last digest word, ten tempered outputs;
  *   3. the records.
  * Each stage has several implementations (portable and AVX2 lanes, SHA-NI,
- * scalar for a few lanes), all giving the same bits; dpa_fill (dpa_kernel.c)
- * picks them per group.
+ * AVX-512, scalar for a few lanes), all giving the same bits; dpa_fill
+ * (dpa_kernel.c) and dpa_fill_avx512 (dpa_avx512.c) pick them per group.
  */
 #ifndef DPA_INTERNAL_H
 #define DPA_INTERNAL_H
@@ -18,6 +18,9 @@
 #include <stdint.h>
 
 #include "dpa_kernel.h"
+
+/* Lanes of the widest group (AVX-512: four vectors of 16). */
+#define DPA_GROUP_MAX 64
 
 /* MT19937 as CPython seeds it: state words 2..10 are kept in slots 0..8 and
  * 397..406 in slots 9..18 of the seeding's second loop. */
@@ -55,5 +58,17 @@ void dpa_shani_hash(const dpa_plan *p, const dpa_ids *ids, int64_t i, int m, uin
 /* Stage 2 in scalar code for m <= DPA_MT_SCALAR_MAX lanes: seeds seed[l],
  * outputs out[k * stride + l], k = 0 .. 9. */
 void dpa_mt_scalar(const uint32_t *seed, int m, uint32_t *out, int stride);
+
+/* A buffer of DPA_SCRATCH_BYTES, 64-byte aligned, owned by the calling
+ * thread (made on its first call, freed when the thread exits); NULL if it
+ * could not be allocated. */
+#define DPA_SCRATCH_BYTES ((int64_t)MT_N * DPA_GROUP_MAX * 4)
+void *dpa_thread_scratch(void);
+
+/* The AVX-512 fill (dpa_avx512.c), dpa_fill's arguments; call only when
+ * dpa_cpu_paths() has DPA_PATH_AVX512.  `paths` may add DPA_PATH_SHANI, which
+ * it uses where SHA-NI is measured faster (see dpa_chain_calibration). */
+int dpa_fill_avx512(const dpa_plan *p, const dpa_ids *ids, char *rec, int64_t n,
+                    int64_t itemsize, int64_t hash_offset, int paths);
 
 #endif

@@ -6,12 +6,14 @@
  *   AVX2      the same source compiled for AVX2 (dpa_lanes.h, included once
  *             per width and target);
  *   SHA-NI    the hash with the x86 SHA extensions, two samples interleaved
- *             to hide the latency of sha256rnds2.
+ *             to hide the latency of sha256rnds2;
+ *   AVX-512   sixteen samples per vector (dpa_avx512.c).
  * A group of 32 samples runs the 32-lane kernels; a group of at most 8 (a
  * call of a few ids, the tail of a call) the 8-lane ones, and at most
  * DPA_MT_SCALAR_MAX lanes run MT19937 in scalar code, so a small call costs
  * about its own samples.  No scratch memory is allocated per call: groups
- * live on the stack.
+ * live on the stack, the AVX-512 path's MT19937 state in a per-thread
+ * buffer.
  * Build with -ffp-contract=off (setup.py does): the only floating-point
  * expression, low + span * u, must round twice as Python does, never fuse.
  */
@@ -440,6 +442,33 @@ NO_VECTORIZE void dpa_mt_scalar(const uint32_t *seed, int m, uint32_t *out, int 
     }
 }
 
+/* ---- per-thread scratch ------------------------------------------------- */
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static int scratch_key_ok;
+static __thread void *scratch;
+
+static void scratch_key_make(void)
+{
+    scratch_key_ok = pthread_key_create(&scratch_key, free) == 0;
+}
+
+void *dpa_thread_scratch(void)
+{
+    void *buf;
+    if (scratch) return scratch;
+    pthread_once(&scratch_once, scratch_key_make);
+    if (!scratch_key_ok || posix_memalign(&buf, 64, (size_t)DPA_SCRATCH_BYTES) != 0) return NULL;
+    /* The key's destructor frees the buffer when the thread exits. */
+    if (pthread_setspecific(scratch_key, buf) != 0) {
+        free(buf);
+        return NULL;
+    }
+    scratch = buf;
+    return buf;
+}
+
 /* ---- records ------------------------------------------------------------ */
 
 int dpa_first_block(const dpa_plan *p, uint64_t id, int b, unsigned char block[64])
@@ -563,6 +592,10 @@ int dpa_fill(const void *plan, const dpa_ids *ids, char *rec, int64_t n, int64_t
 
     pthread_once(&mt_init_once, mt_init_table);
     paths &= dpa_cpu_paths();
+#if DPA_X86
+    if (paths & DPA_PATH_AVX512)
+        return dpa_fill_avx512(p, ids, rec, n, itemsize, hash_offset, paths);
+#endif
     for (base = 0; base < n; base += DPA_GROUP) {
         int m = (int)((n - base < DPA_GROUP) ? n - base : DPA_GROUP);
         int l, k;
