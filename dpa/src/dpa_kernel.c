@@ -113,6 +113,30 @@ const uint32_t *dpa_mt_init_table(void)
     return MT_INIT;
 }
 
+/* One step of init_by_array's first loop (key word s added) and of its
+ * second (minus i), from the previous state word. */
+static inline uint32_t mt_step1(uint32_t x, uint32_t prev, uint32_t s)
+{
+    return (x ^ ((prev ^ (prev >> 30)) * 1664525u)) + s;
+}
+
+static inline uint32_t mt_step2(uint32_t x, uint32_t prev, uint32_t i)
+{
+    return (x ^ ((prev ^ (prev >> 30)) * 1566083941u)) - i;
+}
+
+/* Output k of the first twist, tempered, from the seeded state words
+ * cur = mt[k], nxt = mt[k + 1] and far = mt[k + 397]. */
+static inline uint32_t mt_output(uint32_t cur, uint32_t nxt, uint32_t far)
+{
+    uint32_t y = (cur & 0x80000000u) | (nxt & 0x7fffffffu);
+    uint32_t v = far ^ (y >> 1) ^ ((0u - (y & 1u)) & 0x9908b0dfu);
+    v ^= v >> 11;
+    v ^= (v << 7) & 0x9d2c5680u;
+    v ^= (v << 15) & 0xefc60000u;
+    return v ^ (v >> 18);
+}
+
 static inline int mt_keep_slot(int i)
 {
     if (i >= 2 && i <= 10) return i - 2;
@@ -405,30 +429,19 @@ NO_VECTORIZE __attribute__((always_inline)) static inline void mt_scalar_n(const
     int i, k, l;
     for (l = 0; l < M; l++) prev[l] = init[0];
     for (i = 1; i < MT_N; i++)
-        for (l = 0; l < M; l++)
-            prev[l] = x[i][l] = (init[i] ^ ((prev[l] ^ (prev[l] >> 30)) * 1664525u)) + seed[l];
-    for (l = 0; l < M; l++)
-        prev[l] = x1b[l] = (x[1][l] ^ ((prev[l] ^ (prev[l] >> 30)) * 1664525u)) + seed[l];
+        for (l = 0; l < M; l++) prev[l] = x[i][l] = mt_step1(init[i], prev[l], seed[l]);
+    for (l = 0; l < M; l++) prev[l] = x1b[l] = mt_step1(x[1][l], prev[l], seed[l]);
     for (i = 2; i < MT_N; i++) {
-        for (l = 0; l < M; l++)
-            prev[l] = (x[i][l] ^ ((prev[l] ^ (prev[l] >> 30)) * 1566083941u)) - (uint32_t)i;
+        for (l = 0; l < M; l++) prev[l] = mt_step2(x[i][l], prev[l], (uint32_t)i);
         k = mt_keep_slot(i);
         if (k >= 0)
             for (l = 0; l < M; l++) keep[k][l] = prev[l];
     }
     for (l = 0; l < M; l++) {
-        y1 = (x1b[l] ^ ((prev[l] ^ (prev[l] >> 30)) * 1566083941u)) - 1u;
-        for (k = 0; k < 10; k++) {
-            uint32_t cur = (k == 0) ? 0x80000000u : (k == 1 ? y1 : keep[k - 2][l]);
-            uint32_t nxt = (k == 0) ? y1 : keep[k - 1][l];
-            uint32_t y = (cur & 0x80000000u) | (nxt & 0x7fffffffu);
-            uint32_t v = keep[MT_KEEP_HI + k][l] ^ (y >> 1) ^ ((0u - (y & 1u)) & 0x9908b0dfu);
-            v ^= v >> 11;
-            v ^= (v << 7) & 0x9d2c5680u;
-            v ^= (v << 15) & 0xefc60000u;
-            v ^= v >> 18;
-            out[k * stride + l] = v;
-        }
+        y1 = mt_step2(x1b[l], prev[l], 1u);
+        for (k = 0; k < 10; k++)
+            out[k * stride + l] = mt_output(k == 0 ? 0x80000000u : k == 1 ? y1 : keep[k - 2][l],
+                                            k == 0 ? y1 : keep[k - 1][l], keep[MT_KEEP_HI + k][l]);
     }
 }
 

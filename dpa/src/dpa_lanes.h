@@ -151,40 +151,21 @@ static void LANES_FN(mt_first10)(const uint32_t seed[LANES_N],
     for (l = 0; l < LANES_N; l++) prev[l] = MT_INIT[0];
     /* First loop: i = 1 .. 623, key word added each step (j stays 0). */
     for (i = 1; i < MT_N; i++)
-        for (l = 0; l < LANES_N; l++) {
-            uint32_t v = (MT_INIT[i] ^ ((prev[l] ^ (prev[l] >> 30)) * 1664525u)) + seed[l];
-            x[i][l] = v;
-            prev[l] = v;
-        }
+        for (l = 0; l < LANES_N; l++) prev[l] = x[i][l] = mt_step1(MT_INIT[i], prev[l], seed[l]);
     /* 624th step, after the wrap mt[0] = mt[623]: i = 1 again. */
-    for (l = 0; l < LANES_N; l++) {
-        x1b[l] = (x[1][l] ^ ((prev[l] ^ (prev[l] >> 30)) * 1664525u)) + seed[l];
-        prev[l] = x1b[l];
-    }
+    for (l = 0; l < LANES_N; l++) prev[l] = x1b[l] = mt_step1(x[1][l], prev[l], seed[l]);
     /* Second loop: i = 2 .. 623, minus i; keep words 2..10 and 397..406. */
     for (i = 2; i < MT_N; i++) {
-        for (l = 0; l < LANES_N; l++) {
-            uint32_t v = (x[i][l] ^ ((prev[l] ^ (prev[l] >> 30)) * 1566083941u)) - (uint32_t)i;
-            prev[l] = v;
-        }
+        for (l = 0; l < LANES_N; l++) prev[l] = mt_step2(x[i][l], prev[l], (uint32_t)i);
         k = mt_keep_slot(i);
         if (k >= 0)
             for (l = 0; l < LANES_N; l++) keep[k][l] = prev[l];
     }
     /* Last step after the wrap: i = 1, then mt[0] = 0x80000000. */
-    for (l = 0; l < LANES_N; l++)
-        y1[l] = (x1b[l] ^ ((prev[l] ^ (prev[l] >> 30)) * 1566083941u)) - 1u;
+    for (l = 0; l < LANES_N; l++) y1[l] = mt_step2(x1b[l], prev[l], 1u);
     /* Twist for outputs 0..9 and temper. */
     for (k = 0; k < 10; k++)
-        for (l = 0; l < LANES_N; l++) {
-            uint32_t cur = (k == 0) ? 0x80000000u : (k == 1 ? y1[l] : keep[k - 2][l]);
-            uint32_t nxt = (k == 0) ? y1[l] : keep[k - 1][l];
-            uint32_t y = (cur & 0x80000000u) | (nxt & 0x7fffffffu);
-            uint32_t v = keep[MT_KEEP_HI + k][l] ^ (y >> 1) ^ ((0u - (y & 1u)) & 0x9908b0dfu);
-            v ^= v >> 11;
-            v ^= (v << 7) & 0x9d2c5680u;
-            v ^= (v << 15) & 0xefc60000u;
-            v ^= v >> 18;
-            out[k][l] = v;
-        }
+        for (l = 0; l < LANES_N; l++)
+            out[k][l] = mt_output(k == 0 ? 0x80000000u : k == 1 ? y1[l] : keep[k - 2][l],
+                                  k == 0 ? y1[l] : keep[k - 1][l], keep[MT_KEEP_HI + k][l]);
 }
