@@ -15,7 +15,8 @@
  *           lockstep.  A 32-bit multiply is two vpmuludq merged under a
  *           mask (latency 5 + 1) rather than vpmulld (latency 10): the
  *           chain is latency-bound.
- *   records ids, fields and stores as in avx512.h; the hex digest in C.
+ *   records ids, fields and stores as in avx512.h; the hex digests as the
+ *           chain's hex messages, transposed to one vector per record.
  * A block of few samples is cheaper on SHA-NI (one or two lanes at a time)
  * and MT19937 of at most DPA_MT_SCALAR_MAX lanes in scalar code, so a call
  * of a few ids costs about its own samples.
@@ -136,6 +137,48 @@ DPA_AVX512_TARGET static inline void hex16(__m512i x, __m512i *w_hi, __m512i *w_
     __m512i u = _mm512_unpacklo_epi8(cl, ch), v = _mm512_unpackhi_epi8(cl, ch);
     *w_hi = _mm512_permutex2var_epi32(u, sel_hi, v);
     *w_lo = _mm512_permutex2var_epi32(u, sel_lo, v);
+}
+
+/* The hex digests of sixteen lanes (digest word k of lane l at
+ * st[k * stride + l]) as 64 characters at dst + l * itemsize, l < m: the
+ * message words of hex16 are the characters in big-endian dwords, so they
+ * are transposed to one vector per lane (two rounds of unpacks, then 4 x 4
+ * blocks of 128 bits) and byte-swapped. */
+DPA_AVX512_TARGET static void hex_records16(const uint32_t *st, int stride, char *dst,
+                                            int64_t itemsize, int m)
+{
+    const __m512i bswap = _mm512_broadcast_i32x4(
+        _mm_setr_epi8(3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12));
+    __m512i r[16], t[16], u[16];
+    int k, b, i, j;
+    for (k = 0; k < 8; k++)
+        hex16(_mm512_loadu_si512((const void *)(st + k * stride)), &r[2 * k], &r[2 * k + 1]);
+    for (k = 0; k < 16; k += 2) {
+        t[k] = _mm512_unpacklo_epi32(r[k], r[k + 1]);
+        t[k + 1] = _mm512_unpackhi_epi32(r[k], r[k + 1]);
+    }
+    /* u[4b + i], 128-bit block j: words 4b .. 4b+3 of lane 4j + i. */
+    for (b = 0; b < 4; b++) {
+        u[4 * b + 0] = _mm512_unpacklo_epi64(t[4 * b], t[4 * b + 2]);
+        u[4 * b + 1] = _mm512_unpackhi_epi64(t[4 * b], t[4 * b + 2]);
+        u[4 * b + 2] = _mm512_unpacklo_epi64(t[4 * b + 1], t[4 * b + 3]);
+        u[4 * b + 3] = _mm512_unpackhi_epi64(t[4 * b + 1], t[4 * b + 3]);
+    }
+    for (i = 0; i < 4; i++) {
+        __m512i v0 = _mm512_shuffle_i32x4(u[i], u[4 + i], 0x44);
+        __m512i v1 = _mm512_shuffle_i32x4(u[i], u[4 + i], 0xee);
+        __m512i v2 = _mm512_shuffle_i32x4(u[8 + i], u[12 + i], 0x44);
+        __m512i v3 = _mm512_shuffle_i32x4(u[8 + i], u[12 + i], 0xee);
+        __m512i c[4];
+        c[0] = _mm512_shuffle_i32x4(v0, v2, 0x88);
+        c[1] = _mm512_shuffle_i32x4(v0, v2, 0xdd);
+        c[2] = _mm512_shuffle_i32x4(v1, v3, 0x88);
+        c[3] = _mm512_shuffle_i32x4(v1, v3, 0xdd);
+        for (j = 0; j < 4; j++)
+            if (4 * j + i < m)
+                _mm512_storeu_si512((void *)(dst + (4 * j + i) * itemsize),
+                                    _mm512_shuffle_epi8(c[j], bswap));
+    }
 }
 
 /* The chain steps for sixteen lanes: st holds the digest of the first
@@ -398,11 +441,8 @@ DPA_AVX512_TARGET int dpa_fill_avx512(const dpa_plan *p, const dpa_ids *ids, cha
             avx512_fields16(words, p->low, p->span, f);
             avx512_store16(id, f, rec + i * itemsize, itemsize, mv);
             if (hash_offset >= 0)
-                for (l = 0; l < mv; l++) {
-                    uint32_t h[8];
-                    for (k = 0; k < 8; k++) h[k] = st[k][16 * v + l];
-                    dpa_write_hex(rec + (i + l) * itemsize + hash_offset, h);
-                }
+                hex_records16(&st[0][16 * v], DPA_GROUP_MAX, rec + i * itemsize + hash_offset,
+                              itemsize, mv);
         }
     }
     return 0;
