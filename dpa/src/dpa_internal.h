@@ -11,6 +11,7 @@
  * Each stage has several implementations (portable and AVX2 lanes, SHA-NI,
  * AVX-512, scalar for a few lanes), all giving the same bits; dpa_fill
  * (dpa_kernel.c) and dpa_fill_avx512 (dpa_avx512.c) pick them per group.
+ * SHA-NI's code is in dpa_shani.c.
  */
 #ifndef DPA_INTERNAL_H
 #define DPA_INTERNAL_H
@@ -49,11 +50,15 @@ void dpa_write_hex(char *dst, const uint32_t h[8]);
 /* Five fields of one record from ten MT19937 outputs, `stride` apart. */
 void dpa_write_fields(const dpa_plan *p, const uint32_t *out, int stride, char *dst);
 
-/* Stage 1 with SHA-NI for lanes 0 .. m-1 of the block of ids starting at
- * record i: st[k * stride + l] gets word k of lane l's final digest.  Call
- * only when dpa_cpu_paths() has DPA_PATH_SHANI. */
+/* SHA-NI (dpa_shani.c; call only when dpa_cpu_paths() has DPA_PATH_SHANI).
+ * dpa_shani_hash: stage 1 for lanes 0 .. m-1 of the block of ids starting at
+ * record i, st[k * stride + l] gets word k of lane l's final digest;
+ * dpa_shani_chain_rows: the chain alone, from the first-message digests in
+ * st; dpa_shani_compress_bytes: one compression of a 64-byte block. */
 void dpa_shani_hash(const dpa_plan *p, const dpa_ids *ids, int64_t i, int m, uint32_t *st,
                     int stride);
+void dpa_shani_chain_rows(const dpa_plan *p, int m, uint32_t *st, int stride);
+void dpa_shani_compress_bytes(uint32_t st[8], const unsigned char block[64]);
 
 /* Stage 2 in scalar code for m <= DPA_MT_SCALAR_MAX lanes: seeds seed[l],
  * outputs out[k * stride + l], k = 0 .. 9. */
