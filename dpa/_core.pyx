@@ -43,6 +43,7 @@ cdef extern from "src/fill.h" nogil:
     int DPA_RECORD_SIZE
     int DPA_PATH_AVX2
     int DPA_PATH_SHANI
+    int DPA_PATH_AVX512
     ctypedef struct dpa_ids:
         const int64_t *ids
         int64_t first
@@ -67,6 +68,8 @@ cdef extern from "src/dpa_kernel.h" nogil:
     int dpa_fill(const void *plan, const dpa_ids *ids, char *rec, int64_t n,
                  int64_t itemsize, int64_t hash_offset, int paths)
     void dpa_sha256_compress_bytes(uint32_t *state, const unsigned char *block, int paths)
+    int dpa_chain_choice(double *ns)
+    void dpa_force_chain_choice(int choice)
 
 cdef extern from "src/philox_kernel.h" nogil:
     ctypedef struct philox_plan:
@@ -104,12 +107,39 @@ cdef extern from "src/team.h" nogil:
 
 PATH_AVX2 = DPA_PATH_AVX2
 PATH_SHANI = DPA_PATH_SHANI
+PATH_AVX512 = DPA_PATH_AVX512
 _CPU_PATHS = dpa_cpu_paths()  # detected once, with the GIL held
 
 
 def cpu_paths():
     """Bitmask of the accelerated paths this CPU supports (``PATH_*``)."""
     return _CPU_PATHS
+
+
+def chain_choice():
+    """The DPA scheme's run-time choice for its hash chain where AVX-512 and SHA-NI
+    are both enabled: ``(bit, avx512_ns, shani_ns)``.
+
+    ``bit`` is ``PATH_AVX512`` or ``PATH_SHANI`` (the faster on this CPU,
+    measured once per process: 16 lanes of a short chain on each), or the one
+    of the two the CPU has, 0 for neither; the two times are the measured
+    nanoseconds of those 16 lanes (0.0 when not measured).  Records never
+    depend on it.
+    """
+    cdef double ns[2]
+    cdef int bit
+    with nogil:
+        bit = dpa_chain_choice(ns)
+    return bit, ns[0], ns[1]
+
+
+def _force_chain_choice(int bit):
+    """Test hook: make the DPA kernel use ``bit`` (``PATH_AVX512`` or
+    ``PATH_SHANI``) for its hash chain where both are enabled; 0 restores the
+    measured choice."""
+    if bit not in (0, DPA_PATH_AVX512, DPA_PATH_SHANI):
+        raise ValueError("bit must be 0, PATH_AVX512 or PATH_SHANI")
+    dpa_force_chain_choice(bit)
 
 
 def chain_tail_blocks(fib_strings):
