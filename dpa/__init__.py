@@ -11,6 +11,8 @@ MT19937 per Matsumoto & Nishimura 1998 as seeded by CPython's
 ``random.seed``), on every CPU and kernel path.
 """
 
+from . import _startup  # noqa: F401 - first: Ctrl-C while the command line starts is one line
+from ._version import __version__
 from .config import FIELDS, PRESETS, AugmentationConfig, get_preset
 from .records import MAX_SAMPLE_ID, PARAM_DTYPE, PARAM_HASH_DTYPE, record_dtype
 from .seeding import SCHEMES, Seeding
@@ -47,9 +49,7 @@ from .distributed import (
     stream_distributed_augmentation_chain,
     stream_distributed_augmentation_range,
 )
-from .compat.dpa import fib, gen_augmentation_params, gen_augmentation_seed, stream_augmentation_chain
-
-__version__ = "0.1.0"
+from .params import fib, gen_augmentation_params, gen_augmentation_seed, stream_augmentation_chain
 
 __all__ = [
     "BatchConfig",

@@ -7,8 +7,11 @@ import numpy.typing as npt
 
 PATH_AVX2: int
 PATH_SHANI: int
+PATH_AVX512: int
 
 def cpu_paths() -> int: ...
+def chain_choice() -> tuple[int, float, float]: ...
+def _force_chain_choice(bit: int) -> None: ...
 def chain_tail_blocks(
     fib_strings: Sequence[bytes],
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]: ...
@@ -99,3 +102,51 @@ def gather_strided(src: np.ndarray, out: np.ndarray, start: int, step: int) -> n
 def feistel_permute(
     positions: npt.NDArray[np.int64], out: npt.NDArray[np.int64], n: int, keys: Sequence[int]
 ) -> npt.NDArray[np.int64]: ...
+def welford_update(
+    values: npt.NDArray[np.float64], n: float, mean: float, m2: float
+) -> tuple[float, float, float]: ...
+
+# ---- pixel noise: philox-normal-v1 ----------------------------------------------
+
+NOISE_MAX_PIXELS: int
+
+def noise_fill(
+    seed: int,
+    ids: npt.NDArray[np.int64],
+    epochs: npt.NDArray[np.uint32],
+    stds: npt.NDArray[np.float64],
+    out: npt.NDArray[np.float32],
+    first: int,
+    paths: int,
+) -> None: ...
+def noise_pair(a: int, b: int) -> tuple[float, float]: ...
+
+
+# ---- JSON text of records (dpa.compat) ------------------------------------------
+
+def float_repr(values: npt.NDArray[np.float64]) -> list[str]: ...
+def json_records(
+    prefixes: list[bytes],
+    suffix: bytes,
+    floats: npt.NDArray[np.float64],
+    strings: npt.NDArray[np.uint8] | None = None,
+    ints: npt.NDArray[np.int64] | None = None,
+    kinds: list[int] | None = None,
+    out: npt.NDArray[np.uint8] | None = None,
+) -> tuple[npt.NDArray[np.uint8], int]: ...
+def dict_fields(
+    dicts: list[object],
+    start: int,
+    keys: tuple[str, ...],
+    kinds: list[int],
+    floats: npt.NDArray[np.float64],
+    strings: npt.NDArray[np.uint8] | None = None,
+    ints: npt.NDArray[np.int64] | None = None,
+) -> int: ...
+def record_dicts(
+    keys: tuple[str, ...],
+    floats: npt.NDArray[np.float64],
+    strings: npt.NDArray[np.uint8] | None = None,
+    extra: tuple[tuple[str, object], ...] = (),
+) -> list[dict[str, object]]: ...
+def dict_floats(dicts: list[object], keys: tuple[str, ...], floats: npt.NDArray[np.float64]) -> int: ...

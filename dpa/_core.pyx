@@ -44,6 +44,7 @@ cdef extern from "src/fill.h" nogil:
     int DPA_RECORD_SIZE
     int DPA_PATH_AVX2
     int DPA_PATH_SHANI
+    int DPA_PATH_AVX512
     ctypedef struct dpa_ids:
         const int64_t *ids
         int64_t first
@@ -68,6 +69,8 @@ cdef extern from "src/dpa_kernel.h" nogil:
     int dpa_fill(const void *plan, const dpa_ids *ids, char *rec, int64_t n,
                  int64_t itemsize, int64_t hash_offset, int paths)
     void dpa_sha256_compress_bytes(uint32_t *state, const unsigned char *block, int paths)
+    int dpa_chain_choice(double *ns)
+    void dpa_force_chain_choice(int choice)
 
 cdef extern from "src/philox_kernel.h" nogil:
     ctypedef struct philox_plan:
@@ -114,12 +117,39 @@ cdef extern from "src/team.h" nogil:
 
 PATH_AVX2 = DPA_PATH_AVX2
 PATH_SHANI = DPA_PATH_SHANI
+PATH_AVX512 = DPA_PATH_AVX512
 _CPU_PATHS = dpa_cpu_paths()  # detected once, with the GIL held
 
 
 def cpu_paths():
     """Bitmask of the accelerated paths this CPU supports (``PATH_*``)."""
     return _CPU_PATHS
+
+
+def chain_choice():
+    """The DPA scheme's run-time choice for its hash chain where AVX-512 and SHA-NI
+    are both enabled: ``(bit, avx512_ns, shani_ns)``.
+
+    ``bit`` is ``PATH_AVX512`` or ``PATH_SHANI`` (the faster on this CPU,
+    measured once per process: 16 lanes of a short chain on each), or the one
+    of the two the CPU has, 0 for neither; the two times are the measured
+    nanoseconds of those 16 lanes (0.0 when not measured).  Records never
+    depend on it.
+    """
+    cdef double ns[2]
+    cdef int bit
+    with nogil:
+        bit = dpa_chain_choice(ns)
+    return bit, ns[0], ns[1]
+
+
+def _force_chain_choice(int bit):
+    """Test hook: make the DPA kernel use ``bit`` (``PATH_AVX512`` or
+    ``PATH_SHANI``) for its hash chain where both are enabled; 0 restores the
+    measured choice."""
+    if bit not in (0, DPA_PATH_AVX512, DPA_PATH_SHANI):
+        raise ValueError("bit must be 0, PATH_AVX512 or PATH_SHANI")
+    dpa_force_chain_choice(bit)
 
 
 def chain_tail_blocks(fib_strings):
@@ -597,6 +627,53 @@ def sha256_compress_loop(Py_ssize_t nblocks, int paths):
             dpa_sha256_compress_bytes(state, block, paths)
             block[0] = <unsigned char>state[0]
     return [state[k] for k in range(8)]
+
+
+# ---- pixel noise: philox-normal-v1 (src/noise_kernel.h) -------------------------
+# Not a record scheme: a fill of binary32 noise, one row per sample, used by
+# dpa.torch.  Its own section so that the record machinery above stays as it is.
+
+cdef extern from "src/noise_kernel.h" nogil:
+    int64_t DPA_NOISE_MAX_PIXELS
+    void dpa_noise_fill(uint64_t seed, const int64_t *ids, const uint32_t *epochs,
+                        const double *stds, int64_t n, int64_t first, int64_t count,
+                        float *out, int64_t row_stride, int paths)
+    void dpa_noise_pair(uint32_t a, uint32_t b, double *z)
+
+NOISE_MAX_PIXELS = DPA_NOISE_MAX_PIXELS
+
+
+def noise_fill(uint64_t seed, const int64_t[::1] ids, const uint32_t[::1] epochs,
+               const double[::1] stds, float[:, ::1] out, int64_t first, int paths):
+    """Fill ``out[i, k]`` with the noise of sample ``ids[i]`` at pixel ``first + k``.
+
+    ``philox-normal-v1`` (``src/noise_kernel.h``): row ``i`` is keyed by
+    ``seed``, ``epochs[i]`` and ``ids[i]``, scaled by ``stds[i]``.  The GIL
+    is released; callers (``dpa.torch``) have validated the values, this
+    checks only what would otherwise corrupt memory.
+    """
+    cdef Py_ssize_t n = out.shape[0]
+    cdef int64_t count = out.shape[1]
+    if ids.shape[0] != n or epochs.shape[0] != n or stds.shape[0] != n:
+        raise ValueError("ids, epochs and stds must have one entry per row of out")
+    if first < 0 or first + count > DPA_NOISE_MAX_PIXELS:
+        raise ValueError("pixels must lie in [0, 2**33)")
+    if n == 0 or count == 0:
+        return
+    with nogil:
+        dpa_noise_fill(seed, &ids[0], &epochs[0], &stds[0], n, first, count, &out[0, 0],
+                       out.shape[1], paths)
+
+
+def noise_pair(uint32_t a, uint32_t b):
+    """The Box-Muller step of ``philox-normal-v1`` on two words (test hook)."""
+    cdef double z[2]
+    dpa_noise_pair(a, b, z)
+    return (z[0], z[1])
+
+
 include "_gather.pxi"
 include "_pool.pxi"
 include "_shuffle.pxi"
+include "_stats.pxi"
+include "_json.pxi"

@@ -59,14 +59,8 @@ class Progress:
         self.label = label
         self.unit = unit
         self.start = time.perf_counter()
-        self.first = 0
         self._last_draw = 0.0
         self._width = 0
-
-    def restart(self, done: int) -> None:
-        """Count rates from now and from ``done`` (e.g. after resuming)."""
-        self.start = time.perf_counter()
-        self.first = done
 
     def __call__(self, done: int, total: int | None = None) -> None:
         """Record that ``done`` items are complete; redraw at most 10 times a second."""
@@ -79,7 +73,7 @@ class Progress:
             return
         self._last_draw = now
         elapsed = now - self.start
-        rate = (done - self.first) / elapsed if elapsed > 0 else 0.0
+        rate = done / elapsed if elapsed > 0 else 0.0
         parts = [self.label] if self.label else []
         if self.total:
             frac = min(1.0, done / self.total)

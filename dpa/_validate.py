@@ -48,6 +48,7 @@ __all__ = [
     "check_out",
     "check_path",
     "check_positive_int",
+    "check_range_length",
     "check_sample_id",
     "show",
 ]
@@ -249,6 +250,16 @@ def _int_values(values: list[Any], name: str) -> np.ndarray:
     return np.array(values, dtype=np.int64)
 
 
+def check_range_length(ids: range, name: str = "ids") -> int:
+    """``len(ids)``; a range of ``2**63`` or more values (which ``len`` cannot
+    give: an ``OverflowError``) is a ``ValueError`` naming ``name``."""
+    try:
+        return len(ids)
+    except OverflowError:
+        raise ValueError(f"{name} should hold at most 2**63-1 values, but got {name}={show(ids)} "
+                         f"({show((ids.stop - ids.start) // ids.step)} values)") from None
+
+
 def check_ids(ids: Any, name: str = "ids") -> tuple[int, range | np.ndarray]:
     """Sample ids as ``(count, range_or_int64_array)``.
 
@@ -259,7 +270,7 @@ def check_ids(ids: Any, name: str = "ids") -> tuple[int, range | np.ndarray]:
     are booleans and floats; an id out of range or a 2-D array a ``ValueError``.
     """
     if isinstance(ids, range):
-        if len(ids) == 0:
+        if check_range_length(ids, name) == 0:
             return 0, ids
         lo, hi = min(ids[0], ids[-1]), max(ids[0], ids[-1])
         if lo < 0:
@@ -278,6 +289,9 @@ def check_ids(ids: Any, name: str = "ids") -> tuple[int, range | np.ndarray]:
         )
     else:
         values = list(ids)
+        for v in values:  # numpy would read True as 1
+            if isinstance(v, (bool, np.bool_)):
+                raise TypeError(f"{name} should be integers, but got a boolean value {v!r}")
         try:
             arr = np.asarray(values)
         except (OverflowError, ValueError):  # ids beyond int64, or ragged

@@ -43,8 +43,9 @@ def _check_range(value: Any, name: str) -> tuple[int | float, int | float]:
         ) from None
     low = _check_number(low, f"{name}[0]")
     high = _check_number(high, f"{name}[1]")
+    pair = f"({show(low)}, {show(high)})"  # integers of any size, briefly
     if not low < high:
-        raise ValueError(f"{name} should have low < high, but got {name}={(low, high)!r}")
+        raise ValueError(f"{name} should have low < high, but got {name}={pair}")
     # DPA computes ``low + (high - low) * random()`` in Python arithmetic, which
     # must stay finite as a float for the result to mean anything.
     try:
@@ -52,7 +53,7 @@ def _check_range(value: Any, name: str) -> tuple[int | float, int | float]:
     except OverflowError:  # integers beyond the float range
         wide = True
     if wide:
-        raise ValueError(f"{name} is too wide to represent as a float: {name}={show((low, high))}")
+        raise ValueError(f"{name} is too wide to represent as a float: {name}={pair}")
     return (low, high)
 
 

@@ -49,12 +49,12 @@ default_threads = _team.default_threads
 
 # ---- kernel paths ------------------------------------------------------------
 
-_PATH_BITS = {"avx2": _core.PATH_AVX2, "sha-ni": _core.PATH_SHANI}
+_PATH_BITS = {"avx2": _core.PATH_AVX2, "sha-ni": _core.PATH_SHANI, "avx512": _core.PATH_AVX512}
 _CPU_PATH_BITS = _core.cpu_paths()
 
 
 def available_kernel_paths() -> tuple[str, ...]:
-    """Accelerated kernel paths this CPU supports, e.g. ``("avx2", "sha-ni")``."""
+    """Accelerated kernel paths this CPU supports, e.g. ``("avx2", "sha-ni", "avx512")``."""
     return tuple(name for name, bit in _PATH_BITS.items() if _CPU_PATH_BITS & bit)
 
 

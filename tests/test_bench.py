@@ -19,9 +19,11 @@ from dpa.bench import core, machine
 TINY = ["--ids", "20000", "--oracle-ids", "200", "--compressions", "20000", "--repeats", "2"]
 
 MACHINE_KEYS = {
-    "cpu_model", "sha_ni", "avx2", "kernel_paths", "cores_available", "default_threads",
-    "python", "numpy", "dpa", "git",
+    "cpu_model", "sha_ni", "avx2", "avx512", "kernel_paths", "cores_available",
+    "default_threads", "python", "numpy", "dpa", "git", "openssl",
 }
+#: A stand-in for ``openssl speed`` that prints its output line at once.
+FAKE_OPENSSL = (sys.executable, "-c", "print('type 8192 bytes'); print('sha256   6400.00k')")
 
 
 def _positive(x) -> bool:
@@ -38,10 +40,12 @@ def _check_doc(doc: dict) -> None:
     assert m["git"] is None or len(m["git"]["commit"]) == 40
 
     figures = {f["name"]: f for f in doc["figures"]}
-    assert tuple(figures) == core.FIGURES
+    with_openssl = "openssl_sha256" in figures
+    assert tuple(figures) == tuple(n for n in core.FIGURES
+                                   if with_openssl or n not in core.OPENSSL_FIGURES)
     for f in figures.values():
         assert _positive(f["value"]), f
-        assert f["unit"] in ("samples/s", "compressions/s")
+        assert f["unit"] in ("samples/s", "compressions/s", "calls/s")
         if f["baseline"] is not None:
             assert _positive(f["baseline_value"]) and _positive(f["ratio"]), f
             assert f["ratio"] == pytest.approx(f["value"] / f["baseline_value"])
@@ -49,6 +53,17 @@ def _check_doc(doc: dict) -> None:
     assert figures["generate_all_threads"]["params"]["threads"] == dpa.default_threads()
     assert figures["generate_portable_1_thread"]["params"]["kernel_paths"] == ["portable"]
     assert figures["sha256_limit_share"]["params"]["compressions_per_sample"] == 21
+    assert "avx512" not in figures["generate_no_avx512_1_thread"]["params"]["kernel_paths"]
+    assert figures["avx512_gain_1_thread"]["baseline"] == "generate_no_avx512_1_thread"
+    assert figures["fill_1_id"]["baseline"] == "generate_1_thread"
+    if with_openssl:
+        bound = figures["openssl_sha256"]["value"] / 21
+        assert figures["openssl_limit_share"]["baseline_value"] == pytest.approx(bound)
+
+
+@pytest.fixture
+def fake_openssl(monkeypatch):
+    monkeypatch.setattr(core, "OPENSSL_COMMAND", FAKE_OPENSSL)
 
 
 def test_command_line_writes_json(tmp_path):
@@ -64,13 +79,33 @@ def test_command_line_writes_json(tmp_path):
     assert doc["run"]["quick"] is True and doc["run"]["only"] == "core"
 
 
-def test_kernel_paths_restored():
+def test_kernel_paths_restored(fake_openssl):
     before = dpa.get_kernel_paths()
     core.run(True, ids=5000, oracle_ids=20, compressions=1000, repeats=1)
     assert dpa.get_kernel_paths() == before
 
 
-def test_missing_section_is_skipped(tmp_path, monkeypatch, capsys):
+def test_openssl_rate_and_its_absence(tmp_path):
+    rate, line = core.openssl_sha256(FAKE_OPENSSL)
+    assert rate == 6400.0 * 1000 / 64 and line == "sha256   6400.00k"
+    assert core.openssl_sha256((str(tmp_path / "no-openssl"),)) == (
+        None, f"{tmp_path / 'no-openssl'} not found")
+    silent = (sys.executable, "-c", "print('no rates here')")
+    assert core.openssl_sha256(silent)[0] is None
+    # The section degrades to the figures without OpenSSL, and says why.
+    figs = core.run(True, ids=2000, oracle_ids=10, compressions=500, repeats=1,
+                    openssl=(str(tmp_path / "no-openssl"),))
+    names = [f["name"] for f in figs]
+    assert names == [n for n in core.FIGURES if n not in core.OPENSSL_FIGURES]
+    assert "not found" in figs[1]["params"]["openssl"]
+    figs = core.run(True, ids=2000, oracle_ids=10, compressions=500, repeats=2,
+                    openssl=FAKE_OPENSSL)
+    by = {f["name"]: f for f in figs}
+    assert by["openssl_sha256"]["value"] == 100_000.0
+    assert by["openssl_limit_share"]["baseline_value"] == pytest.approx(100_000.0 / 21)
+
+
+def test_missing_section_is_skipped(tmp_path, monkeypatch, capsys, fake_openssl):
     sections = ("core", "no_such_section")
     monkeypatch.setattr(dpa.bench, "SECTIONS", sections)
     monkeypatch.setattr(bench_main, "SECTIONS", sections)
@@ -144,3 +179,23 @@ def test_hotpath_rows_are_complete():
             assert isinstance(r["met"], bool)
     with pytest.raises(ValueError, match="unknown size"):
         hotpath.run(True, bogus=1)
+
+
+def test_schemes_section_rows():
+    """The philox rows, each with its baseline measured in the same run (tiny
+    sizes: not a timed test)."""
+    from dpa.bench import schemes
+
+    before = dpa.get_kernel_paths()
+    rows = schemes.run(True, repeats=1, n=20_000)
+    assert dpa.get_kernel_paths() == before
+    pairs = {(r["name"], r["baseline"]) for r in rows}
+    assert {("philox_1_thread", "philox_no_avx512_1_thread"),
+            ("philox_all_threads", "memory_write_limit_all_threads"),
+            ("philox_all_threads", "philox_no_avx512_all_threads")} <= pairs
+    for r in rows:
+        assert _positive(r["value"]), r
+        if r["baseline"] is not None:
+            assert r["ratio"] == pytest.approx(r["value"] / r["baseline_value"])
+    off = next(r for r in rows if r["name"] == "philox_no_avx512_1_thread")
+    assert "avx512" not in off["params"]["kernel_paths"]

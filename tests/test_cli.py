@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import shlex
 import signal
 import subprocess
 import sys
@@ -127,6 +128,8 @@ def test_philox_and_rank_exports(tmp_path, capsys):
         (["export", "-o", "{out}", "-n", "10", "--scheme", "philox", "--hash"], 2, "--hash needs --scheme dpa"),
         (["export", "-o", "{out}", "-n", "10", "--max-memory-mb", "0.00001"], 2, "too small for even one"),
         (["export", "-o", "{out}", "-n", "10", "--start-id", str(2**63 - 5)], 2, "exceeds 2\\*\\*63-1"),
+        (["export", "-o", "{out}", "-n", "10", "--checkpoint-seconds", "nan"], 2,
+         r"--checkpoint-seconds must be >= 0, got nan$"),
         (["export", "-o", "{out}", "-n", "10", "--config", "{tmp}/missing.json"], 1, "missing.json: no such file"),
         (["export", "-o", "{out}", "-n", "10", "--config", "{tmp}/bad.json"], 1,
          r"bad.json: the config is invalid: noise_range should have low < high"),
@@ -186,6 +189,16 @@ def test_user_error_in_a_real_process(tmp_path):
     out, err = proc.communicate(timeout=60)
     one_error_line(err, proc.returncode, 1, "^dpa convert: error: nothing.json: no such file$")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_closed_pipe_is_a_normal_end(tmp_path):
+    """``dpa head big.npy | head -1``: the reader closing the pipe ends the command cleanly."""
+    np.save(tmp_path / "p.npy", dpa.generate(range(200_000), scheme="philox"))
+    script = f"set -o pipefail; {shlex.quote(sys.executable)} -m dpa head p.npy -n 200000 | head -1"
+    proc = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=ENV, capture_output=True,
+                          text=True, timeout=120)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert proc.stdout.split() == ["sample_id", *dpa.FIELDS]
 
 
 # ---- interrupted exports: real processes, real signals -----------------------------
@@ -284,7 +297,9 @@ def test_docs_example_runs(tmp_path):
     shutil.copy(vectors_dir() / STREAM, tmp_path)
     bindir = tmp_path / "bin"
     bindir.mkdir()
-    (bindir / "python").symlink_to(sys.executable)
+    # A wrapper, not a symlink: a symlinked venv interpreter would not find its venv.
+    (bindir / "python").write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
+    (bindir / "python").chmod(0o755)
     env = dict(ENV, PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
     proc = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)

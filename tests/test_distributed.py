@@ -617,7 +617,7 @@ def test_from_env_prefers_initialised_torch_distributed(monkeypatch):
 def test_dpa_torch_without_torch_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # makes "import torch" fail
     monkeypatch.delitem(sys.modules, "dpa.torch", raising=False)
-    with pytest.raises(ImportError, match=r"pip install 'dpa\[torch\]'"):
+    with pytest.raises(ImportError, match=r"pip install 'dpa-augment\[torch\]'"):
         importlib.import_module("dpa.torch")
 
 

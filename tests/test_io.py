@@ -181,7 +181,7 @@ def test_interrupt_removes_temporary_files_and_keeps_destination(tmp_path):
 
 def test_write_failure_is_one_line_and_cleans_up(tmp_path, monkeypatch):
     calls = []
-    real = dio._pwrite_all
+    real = dio.writer._pwrite_all
 
     def failing(fd, data, offset):
         calls.append(offset)
@@ -189,8 +189,8 @@ def test_write_failure_is_one_line_and_cleans_up(tmp_path, monkeypatch):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real(fd, data, offset)
 
-    monkeypatch.setattr(dio, "_pwrite_all", failing)
-    monkeypatch.setattr(dio, "WRITE_BUFFER_BATCHES", 1)  # a write per batch
+    monkeypatch.setattr(dio.writer, "_pwrite_all", failing)
+    monkeypatch.setattr(dio.save, "WRITE_BUFFER_BATCHES", 1)  # a write per batch
     out = tmp_path / "p.npy"
     with pytest.raises(dio.OutputError, match="cannot write .*p.npy: No space left on device"):
         dio.save_npy(dpa.stream_augmentation_chain(50_000, MILD), out, batch_size=4096)
@@ -209,7 +209,7 @@ def _killed_export(tmp_path, monkeypatch, n=40_000, batches_before_death=5, stre
     batches (1: every batch is written out on its own).
     """
     out = tmp_path / "p.npy"
-    monkeypatch.setattr(dio, "WRITE_BUFFER_BATCHES", buffer_batches)
+    monkeypatch.setattr(dio.save, "WRITE_BUFFER_BATCHES", buffer_batches)
     if stream is None:
         stream = dpa.stream_augmentation_chain(n, MILD, start_id=3)
     cls = type(stream)  # a subclass (DistributedParamStream) has its own generate
@@ -283,7 +283,7 @@ def test_resume_refusals(tmp_path, monkeypatch):
         dio.save_npy(dpa.stream_augmentation_chain(40_000, MILD, start_id=3), out, hash=True, resume=True)
     saved = journal.read_text()
     journal.write_text("{not json")
-    with pytest.raises(dio.ResumeError, match="missing or unreadable"):
+    with pytest.raises(dio.ResumeError, match="p.npy.partial.json is unreadable"):
         dio.save_npy(dpa.stream_augmentation_chain(40_000, MILD, start_id=3), out, resume=True)
     journal.write_text(saved)
     with open(partial, "r+b") as f:
@@ -385,7 +385,7 @@ def test_exact_stats_equal_statistics_module(tmp_path, values):
 
 def test_welford_stats_replay_dpa_streaming():
     values = np.random.default_rng(5).uniform(0.85, 1.15, 3001)
-    acc = dio._StatsAccumulator(["rotation"], "welford")
+    acc = dio.StatsAccumulator(["rotation"], "welford")
     for a in range(0, 3001, 1000):
         acc.add(_records(values[a:a + 1000]))
     n, mean, m2 = 0, 0.0, 0.0
@@ -397,6 +397,58 @@ def test_welford_stats_replay_dpa_streaming():
         m2 += delta * delta2
     got = acc.result()["rotation"]
     assert (got["mean"], got["stdev"]) == (mean, (m2 / (n - 1)) ** 0.5)
+
+
+def _welford_in_python(values, n=0, mean=0.0, m2=0.0):
+    for v in values:  # DPA's recurrence, with n a Python int
+        n += 1
+        delta = v - mean
+        mean += delta / n
+        m2 += delta * (v - mean)
+    return n, mean, m2
+
+
+def _same_float(a, b) -> bool:
+    """Equal bit for bit (NaNs and the sign of zeros included)."""
+    return np.float64(a).view(np.uint64) == np.float64(b).view(np.uint64)
+
+
+_RNG = np.random.default_rng(17)
+WELFORD_CASES = {
+    "uniform": _RNG.uniform(-45, 45, 20_000),
+    "all-magnitudes": _RNG.normal(0, 1, 4000) * 10.0 ** _RNG.integers(-300, 300, 4000),
+    "subnormal": np.array([5e-324, -1e-310, 2e-320, 0.0, -0.0, 3e-315]),
+    "extremes": np.array([1.7976931348623157e308, -1.7976931348623157e308, 1e308, -1e-300, 2.5]),
+    "overflowing": np.array([-1.7976931348623157e308, 1.7976931348623157e308] * 3),
+    "constant": np.full(1001, 0.1),
+}
+
+
+@pytest.mark.parametrize("name", list(WELFORD_CASES))
+def test_welford_kernel_is_the_python_recurrence(name):
+    """The compiled loop gives DPA's float64 results bit for bit, inf and NaN included."""
+    from dpa import _core
+
+    values = WELFORD_CASES[name]
+    n, mean, m2 = _welford_in_python(values.tolist())
+    got = _core.welford_update(values, 0.0, 0.0, 0.0)
+    assert got[0] == n and _same_float(got[1], mean) and _same_float(got[2], m2)
+    k = len(values) // 3  # continued from a state: the same as in one go
+    state = _core.welford_update(values[:k], 0.0, 0.0, 0.0)
+    state = _core.welford_update(values[k:], *state)
+    assert state[0] == n and _same_float(state[1], mean) and _same_float(state[2], m2)
+    empty = _core.welford_update(values[:0], *state)  # no values: the state as it was
+    assert all(_same_float(a, b) for a, b in zip(empty, state))
+
+
+@pytest.mark.parametrize("name", ["uniform", "all-magnitudes", "subnormal", "extremes"])
+def test_welford_stats_of_a_file(tmp_path, name):
+    values = WELFORD_CASES[name]
+    np.save(tmp_path / "v.npy", _records(values))
+    got = dio.compute_stats(tmp_path / "v.npy", method="welford", block_records=999)["contrast"]
+    n, mean, m2 = _welford_in_python(values.tolist())
+    assert _same_float(got["mean"], mean) and _same_float(got["stdev"], (m2 / (n - 1)) ** 0.5)
+    assert (got["min"], got["max"], got["count"]) == (min(values), max(values), n)
 
 
 def test_stats_small_and_bad(tmp_path):
@@ -700,7 +752,7 @@ def test_plain_stream_provenance_is_unchanged(tmp_path):
 @pytest.mark.parametrize("chunk", [None, 97])
 def test_convert_dpa_files(tmp_path, monkeypatch, name, start, method, chunk):
     if chunk:  # windows smaller than a record: every value straddles a boundary somewhere
-        monkeypatch.setattr(dio, "_JSON_CHUNK", chunk)
+        monkeypatch.setattr(dio.jsonread, "_JSON_CHUNK", chunk)
     src = vectors_dir() / name
     data = sample(name)
     out = tmp_path / "c.npy"
@@ -764,7 +816,7 @@ def test_convert_jsonl_array_and_unstatted_stream_layout(tmp_path):
 
 def test_convert_memory_is_bounded_by_the_window(tmp_path, monkeypatch):
     """The JSON window never grows with the file: here 4 KiB windows over 800 KiB."""
-    monkeypatch.setattr(dio, "_JSON_CHUNK", 4096)
+    monkeypatch.setattr(dio.jsonread, "_JSON_CHUNK", 4096)
     recs = dpa.records.records_to_dicts(dpa.generate(range(3000), MILD, hash=True))
     text = json.dumps({"metadata": {"num_samples": 3000, "config": MILD.to_dict()},
                        "augmentations": recs}, indent=2)
@@ -811,7 +863,7 @@ def test_convert_bad_records(tmp_path, mutate, match):
 
 
 def test_convert_truncated_and_invalid_json(tmp_path, monkeypatch):
-    monkeypatch.setattr(dio, "_JSON_CHUNK", 256)
+    monkeypatch.setattr(dio.jsonread, "_JSON_CHUNK", 256)
     text = (vectors_dir() / CHAIN).read_text()
     for cut in (1, 50, 900, 5000, len(text) // 2, len(text) - 700, len(text) - 3):
         (tmp_path / "t.json").write_text(text[:cut])

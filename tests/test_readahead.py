@@ -1,4 +1,4 @@
-"""gen_augmentation_params served from blocks computed ahead (dpa.compat._readahead)."""
+"""gen_augmentation_params served from blocks computed ahead (dpa._readahead)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 import dpa
 from dpa import _reference
-from dpa.compat import _readahead
+from dpa import _readahead
 from dpa.records import records_to_dicts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

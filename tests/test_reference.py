@@ -1,4 +1,5 @@
-"""The kernel against the pure-Python oracle on random ids and configs."""
+"""The kernel against the pure-Python oracle on random ids and configs, on every
+kernel path."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dpa
+from conftest import each_kernel_path, extreme_ranges
 from dpa import _reference
 
 
@@ -46,9 +48,10 @@ def ranges(draw):
 
 
 @st.composite
-def configs(draw, max_depth=120):
+def configs(draw, max_depth=120, field=ranges):
+    """A config of five ``field()`` ranges and a depth up to ``max_depth``."""
     return dpa.AugmentationConfig(
-        *(draw(ranges()) for _ in range(5)),
+        *(draw(field()) for _ in range(5)),
         augmentation_depth=draw(st.integers(min_value=1, max_value=max_depth)),
     )
 
@@ -64,24 +67,33 @@ def test_reference_module_is_the_oracle():
 
 
 @settings(max_examples=60, deadline=None)
-@given(config=configs(), sample_ids=st.lists(st.one_of(ids, near_top), min_size=1, max_size=70))
+@given(config=configs(field=extreme_ranges),
+       sample_ids=st.lists(st.one_of(ids, near_top), min_size=1, max_size=70))
 def test_generate_equals_oracle(config, sample_ids):
-    recs = dpa.generate(sample_ids, config, hash=True)
-    for i, rec in zip(sample_ids, recs):
-        assert rec["sample_id"] == i
-        assert _as_dict(rec) == oracle(i, config)
+    """Every path, any group size (1 to 70 ids: every tail of the 32- and
+    64-sample groups, the narrow and scalar ones), extreme ranges."""
+    want = [oracle(i, config) for i in sample_ids]
+    for path in each_kernel_path():
+        recs = dpa.generate(sample_ids, config, hash=True)
+        assert recs["sample_id"].tolist() == sample_ids, path
+        assert [_as_dict(rec) for rec in recs] == want, path
 
 
 @settings(max_examples=25, deadline=None)
 @given(
-    config=configs(max_depth=300),
-    sample_id=ids,
+    config=configs(max_depth=300, field=extreme_ranges),
+    sample_ids=st.lists(ids, min_size=1, max_size=20),
     rank=st.integers(min_value=0, max_value=10**4),
-    base_seed=st.integers(min_value=0, max_value=10**30),
+    base_seed=st.one_of(st.integers(min_value=0, max_value=10**30),
+                        st.integers(min_value=10**60, max_value=10**130)),
 )
-def test_prefix_path_equals_oracle(config, sample_id, rank, base_seed):
-    rec = dpa.generate([sample_id], config, hash=True, rank=rank, base_seed=base_seed)[0]
-    assert _as_dict(rec) == oracle(sample_id, config, f"{base_seed}:{rank}:")
+def test_prefix_path_equals_oracle(config, sample_ids, rank, base_seed):
+    """Rank-aware prefixes (first messages of one to three blocks), chains of
+    up to 300 steps (Fibonacci tails of several blocks), on every path."""
+    want = [oracle(i, config, f"{base_seed}:{rank}:") for i in sample_ids]
+    for path in each_kernel_path():
+        recs = dpa.generate(sample_ids, config, hash=True, rank=rank, base_seed=base_seed)
+        assert [_as_dict(rec) for rec in recs] == want, path
 
 
 def test_thousands_of_ids_all_paths(kernel_path):

@@ -17,8 +17,17 @@ spec = importlib.util.spec_from_file_location("check_import_cycles", CHECKER)
 check_import_cycles = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(check_import_cycles)
 
-#: Modules that need an optional extra, and the package that provides it.
-OPTIONAL = {"dpa.torch": "torch"}
+#: Packages (and their modules) that need an optional extra, and the package providing it.
+OPTIONAL = {"dpa.torch": "torch", "dpa.bench.torch": "torch", "dpa.dask": "distributed",
+            "dpa.bench.scale": "distributed"}
+
+
+def _extra(name: str) -> str | None:
+    """The optional package module ``name`` needs, if any."""
+    for prefix, extra in OPTIONAL.items():
+        if name == prefix or name.startswith(prefix + "."):
+            return extra
+    return None
 
 
 def test_no_import_cycle_in_dpa():
@@ -65,7 +74,7 @@ def test_every_module_imports_on_its_own():
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(_import_alone, names))
     for name, rc, err in results:
-        extra = OPTIONAL.get(name)
+        extra = _extra(name)
         if extra is not None and importlib.util.find_spec(extra) is None:
             assert rc != 0 and "pip install" in err, (name, err)
             continue

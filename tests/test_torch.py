@@ -1,4 +1,5 @@
-"""``dpa.torch``: per-rank (sample_ids, params) batches, worker sharding, resume, 2 real ranks."""
+"""``dpa.torch``'s batch sampler: per-rank (sample_ids, params) batches, worker sharding, resume,
+2 real ranks (the map-style path and the transform have their own test files)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ HERE = pathlib.Path(__file__).resolve().parent
 
 def _collect(batches):
     ids, table = [], []
-    for sample_ids, params in batches:
+    for batch in batches:
+        sample_ids, params = batch
         assert sample_ids.dtype == torch.int64
         assert set(params) == set(dpa.FIELDS)
         assert all(p.dtype == torch.float64 and p.shape == sample_ids.shape for p in params.values())
@@ -39,7 +41,9 @@ def _table(records):
 
 
 def _sampler(**kw):
-    args = dict(num_samples=1000, batch_size=32, config=MILD, rank=1, world_size=3)
+    """A rank-1-of-3 batch sampler with DPA's scheme and fixed parameters (kw override)."""
+    args = dict(num_samples=1000, batch_size=32, config=MILD, rank=1, num_replicas=3,
+                scheme="dpa", epoch_params=False, uneven="pad")
     args.update(kw)
     return T.DistributedParamSampler(**args)
 
@@ -50,7 +54,7 @@ def _sampler(**kw):
 @pytest.mark.parametrize("drop_last", [False, True])
 @pytest.mark.parametrize("uneven", D.UNEVEN_MODES)
 def test_batches_are_the_ranks_share(drop_last, uneven):
-    s = _sampler(drop_last=drop_last, uneven=uneven)
+    s = _sampler(drop_last_batch=drop_last, uneven=uneven)
     share = np.asarray(list(D.rank_sample_ids(1000, 1, 3, split="strided", uneven=uneven,
                                               shuffle=True, epoch=0)))
     sizes = [len(ids) for ids, _ in s]
@@ -64,7 +68,7 @@ def test_batches_are_the_ranks_share(drop_last, uneven):
 
 
 def test_rank_seeding_equals_dpa_stream():
-    s = _sampler(seeding="rank", split="contiguous", uneven="keep", shuffle=False, base_seed=2)
+    s = _sampler(seeding="rank", split="contiguous", uneven="keep", shuffle=False, seed=2)
     ids, table = _collect(s)
     stream = D.stream_distributed_augmentation_chain(1000, 1, 3, MILD, base_seed=2)
     assert ids.tolist() == list(stream.ids)
@@ -104,7 +108,7 @@ def test_epoch_params():
 
 def test_all_ranks_cover_every_sample_once():
     n, w = 1001, 4
-    seen = np.concatenate([_collect(_sampler(num_samples=n, rank=r, world_size=w, uneven="keep"))[0]
+    seen = np.concatenate([_collect(_sampler(num_samples=n, rank=r, num_replicas=w, uneven="keep"))[0]
                            for r in range(w)])
     assert sorted(seen.tolist()) == list(range(n))
 
@@ -118,7 +122,7 @@ def test_worker_shards_interleave_to_the_main_order(monkeypatch):
     k = 3
     shards = []
     for wid in range(k):
-        monkeypatch.setattr(T, "get_worker_info", lambda wid=wid: types.SimpleNamespace(id=wid, num_workers=k))
+        monkeypatch.setattr(T.samplers, "get_worker_info", lambda wid=wid: types.SimpleNamespace(id=wid, num_workers=k))
         shards.append([ids.tolist() for ids, _ in s])
     assert [b for i in range(len(main)) for b in [shards[i % k][i // k]]] == main
 
@@ -186,8 +190,14 @@ def test_load_state_dict_rejects_other_settings():
     state = _sampler().state_dict()
     with pytest.raises(ValueError, match=r"batch_size=32 \(this sampler: 16\)"):
         _sampler(batch_size=16).load_state_dict(state)
-    with pytest.raises(ValueError, match=r"rank=1 \(this sampler: 2\)"):
-        _sampler(rank=2).load_state_dict(state)
+    with pytest.raises(ValueError, match=r"num_samples=1000 \(this sampler: 999\)"):
+        _sampler(num_samples=999).load_state_dict(state)
+    contiguous = _sampler(split="contiguous").state_dict()
+    with pytest.raises(ValueError, match=r"saved by rank 1; with split='contiguous'.*only rank 1"):
+        _sampler(split="contiguous", rank=2).load_state_dict(contiguous)
+    with pytest.raises(ValueError, match=r"world size 3.*world size 2: a resume at another world "
+                                         r"size needs split='strided'"):
+        _sampler(split="contiguous", rank=1, num_replicas=2).load_state_dict(contiguous)
     with pytest.raises(ValueError, match=r"missing \['batch'\]"):
         _sampler().load_state_dict({k: v for k, v in state.items() if k != "batch"})
     with pytest.raises(ValueError, match=r"batch should be in \[0, 11\], but got batch=12"):
@@ -205,8 +215,11 @@ def test_load_state_dict_rejects_other_settings():
         ({"batch_size": 0}, ValueError, r"batch_size should be a positive integer, but got batch_size=0"),
         ({"batch_size": True}, TypeError, r"batch_size should be an integer, but got batch_size=True"),
         ({"drop_last": 1}, TypeError, r"drop_last should be a bool, but got drop_last=1"),
+        ({"drop_last_batch": 1}, TypeError, r"drop_last_batch should be a bool"),
+        ({"drop_last": True}, ValueError, r"drop_last=True means uneven='drop'"),
         ({"rank": 3}, ValueError, r"rank \(3\) must be < world_size \(3\)"),
-        ({"rank": None}, ValueError, r"pass rank and world_size together"),
+        ({"rank": None}, ValueError, r"pass rank and num_replicas together"),
+        ({"seed": 2**64}, ValueError, r"seed should be an integer in \[0, 2\*\*64\)"),
         ({"seeding": "x"}, ValueError, r"seeding should be one of"),
         ({"num_samples": -1}, ValueError, r"num_samples must be non-negative"),
         ({"threads": 0}, ValueError, r"threads should be a positive integer, but got threads=0"),
@@ -248,14 +261,14 @@ def test_philox_sampler_through_dataloader_workers(workers):
     """World sizes 1, 2, 3 x this many workers: every id gets philox's parameters."""
     n = 997
     for epoch_params in (False, True):
-        kw = dict(num_samples=n, batch_size=40, scheme="philox", base_seed=KEY,
+        kw = dict(num_samples=n, batch_size=40, scheme="philox", seed=KEY,
                   epoch_params=epoch_params, uneven="keep")
         for epoch in (3,):  # philox's epoch 3 with epoch_params, else 0
             want = _table(_philox(range(n), epoch if epoch_params else 0))
             for w in (1, 2, 3):
                 seen = []
                 for r in range(w):
-                    s = _sampler(rank=r, world_size=w, **kw)
+                    s = _sampler(rank=r, num_replicas=w, **kw)
                     s.set_epoch(epoch)
                     ids, table = _loader_collect(s, workers)
                     direct = _collect(s)  # the loader's order is the sampler's
@@ -270,17 +283,17 @@ def test_philox_sampler_through_dataloader_workers(workers):
 
 
 def test_philox_sampler_layout_and_records():
-    s = _sampler(scheme="philox", base_seed=KEY)
+    s = _sampler(scheme="philox", seed=KEY)
     assert (s.scheme, s.seeding) == ("philox", "sample")
     assert "scheme='philox'" in repr(s)
     assert _sampler().scheme == "dpa"
-    ids, recs = next(iter(_sampler(scheme="philox", base_seed=KEY, as_tensors=False)))
+    ids, recs = next(iter(_sampler(scheme="philox", seed=KEY, as_tensors=False)))
     assert recs.dtype == dpa.PARAM_DTYPE and "hash" not in recs.dtype.names
     assert recs.tobytes() == _philox(ids, 0).tobytes()
     # pad and shuffle as for the DPA scheme: the same ids in the same order
     for uneven in D.UNEVEN_MODES:
-        a = _collect(_sampler(scheme="philox", base_seed=KEY, uneven=uneven))[0]
-        b = _collect(_sampler(base_seed=KEY, uneven=uneven))[0]
+        a = _collect(_sampler(scheme="philox", seed=KEY, uneven=uneven))[0]
+        b = _collect(_sampler(seed=KEY, uneven=uneven))[0]
         assert np.array_equal(a, b)
 
 
@@ -293,7 +306,7 @@ def test_params_to_tensors_with_and_without_hash():
 
 
 def test_philox_state_dict_round_trip():
-    kw = dict(scheme="philox", base_seed=KEY, epoch_params=True)
+    kw = dict(scheme="philox", seed=KEY, epoch_params=True)
     run = _sampler(**kw)
     run.set_epoch(5)
     full = _collect(run)
@@ -311,7 +324,7 @@ def test_philox_state_dict_round_trip():
     assert np.array_equal(rest[1], _table(_philox(rest[0], 5)))
     # the scheme is part of the layout
     with pytest.raises(ValueError, match=r"scheme='philox' \(this sampler: 'dpa'\)"):
-        _sampler(base_seed=KEY, epoch_params=True).load_state_dict(state)
+        _sampler(seed=KEY, epoch_params=True).load_state_dict(state)
     dpa_state = _sampler().state_dict()
     with pytest.raises(ValueError, match=r"scheme='dpa' \(this sampler: 'philox'\)"):
         _sampler(scheme="philox").load_state_dict(dpa_state)
@@ -327,7 +340,7 @@ def test_philox_state_dict_round_trip():
     [
         ({"scheme": "philox", "seeding": "rank"}, r"seeding='rank' does not apply to scheme='philox'"),
         ({"scheme": "xoshiro"}, r"scheme should be one of \('dpa', 'philox'\), but got scheme='xoshiro'"),
-        ({"scheme": "philox", "base_seed": 2**64}, r"base_seed should be < 2\*\*64"),
+        ({"scheme": "philox", "seed": 2**64}, r"seed should be an integer in \[0, 2\*\*64\)"),
     ],
 )
 def test_philox_bad_arguments(kw, match):
@@ -339,7 +352,8 @@ def test_philox_bad_arguments(kw, match):
 
 
 def test_torchrun_gloo_two_ranks_two_workers(tmp_path):
-    """torchrun, 2 gloo ranks x 2 DataLoader workers: every sample once, as one process."""
+    """torchrun, 2 gloo ranks x 2 DataLoader workers: every sample once, as one process; the
+    map-style path's augmented images bit-identical to world sizes 1 and 3."""
     sys.path.insert(0, str(HERE))
     try:
         import _torchrun_worker as W
@@ -371,7 +385,7 @@ def test_torchrun_gloo_two_ranks_two_workers(tmp_path):
                 assert len(every) == w * -(-n // w) and len(set(batches)) == 1
             for r in range(w):
                 # the loader's order is the sampler's own order on that rank
-                ref = T.DistributedParamSampler(n, W.BATCH_SIZE, W.CONFIG, rank=r, world_size=w, **kw)
+                ref = T.DistributedParamSampler(n, W.BATCH_SIZE, W.CONFIG, rank=r, num_replicas=w, **kw)
                 ref.set_epoch(epoch)
                 ref_ids, ref_table = _collect(ref)
                 assert np.array_equal(ids[r], ref_ids), (name, epoch, r)
@@ -379,19 +393,37 @@ def test_torchrun_gloo_two_ranks_two_workers(tmp_path):
                 # and the parameters are those of one process generating the same ids
                 if kw.get("scheme") == "philox":  # philox's epoch is the epoch (epoch_params)
                     want = dpa.generate(ids[r], W.CONFIG, scheme="philox",
-                                        base_seed=kw["base_seed"],
+                                        base_seed=kw["seed"],
                                         epoch=epoch if kw.get("epoch_params") else 0)
                     assert np.array_equal(params[r], _table(want)), (name, epoch, r)
-                elif kw["seeding"] == "sample" and not kw.get("base_seed"):
+                elif kw["seeding"] == "sample" and not kw.get("seed"):
                     assert np.array_equal(params[r], _table(dpa.generate(ids[r], W.CONFIG)))
                 elif kw["seeding"] == "sample":  # world size 1 gives the same parameters
                     one = D.stream_distributed_augmentation_chain(
-                        n, 0, 1, W.CONFIG, base_seed=kw["base_seed"], seeding="sample")
+                        n, 0, 1, W.CONFIG, base_seed=kw["seed"], seeding="sample")
                     assert np.array_equal(params[r], _table(one.generate(ids[r])))
                 else:
                     dpa_stream = D.stream_distributed_augmentation_chain(n, r, w, W.CONFIG)
                     assert ids[r].tolist() == list(dpa_stream.ids)
                     assert np.array_equal(params[r], _table(dpa_stream.generate(dpa_stream.ids)))
+
+
+    # the map-style path: augmented images bit-identical to world sizes 1 and 3 in one process
+    for epoch in W.EPOCHS:
+        want = {}
+        for world in (1, 3):
+            for rank in range(world):
+                ids, images = W.augmented(world, rank, epoch, workers=0)
+                for sid, img in zip(ids.tolist(), images):
+                    assert want.setdefault(sid, img).tobytes() == img.tobytes(), (world, sid)
+        covered = []
+        for r in range(w):
+            ids, images = seen[f"map/{epoch}/{r}/ids"], seen[f"map/{epoch}/{r}/images"]
+            for sid, img in zip(ids.tolist(), images):
+                assert img.tobytes() == want[sid].tobytes(), (epoch, r, sid)
+            covered += ids.tolist()
+        assert set(covered) == set(range(W.MAP_SAMPLES))
+        assert len(covered) == w * -(-W.MAP_SAMPLES // w)  # DistributedSampler's padding
 
 
 def test_pickled_sampler_carries_settings_not_ids():

@@ -126,6 +126,17 @@ def test_wrong_argument_is_named(func, base, name, value, exc):
     assert name in str(info.value) or (name == "mode" and "seeding" in str(info.value)), info.value
 
 
+@pytest.mark.parametrize("value, exc", [
+    (None, TypeError), (3, TypeError), (b"x.npy", TypeError), ("", ValueError),
+])
+@pytest.mark.parametrize("call", ["save_npy", "load", "compute_stats", "verify_npy"])
+def test_io_paths(tmp_path, call, value, exc):
+    args = {"save_npy": lambda p: dio.save_npy(np.zeros(3, dpa.PARAM_DTYPE), p),
+            "load": dio.load, "compute_stats": dio.compute_stats, "verify_npy": dio.verify_npy}
+    with pytest.raises(exc, match="path"):
+        args[call](value)
+
+
 def test_io_flags(tmp_path):
     arr = np.zeros(3, dpa.PARAM_DTYPE)
     for name in ("hash", "force", "resume"):

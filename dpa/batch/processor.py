@@ -156,6 +156,16 @@ class BatchProcessor:
         self.current_batch_size: int | None = None
         self._reset_run()
 
+    @property
+    def strategy(self) -> BatchStrategy:
+        """The strategy; setting anything but a :class:`BatchStrategy` raises
+        :class:`InvalidBatchConfigError` (a ``TypeError`` too)."""
+        return self._strategy
+
+    @strategy.setter
+    def strategy(self, value: BatchStrategy) -> None:
+        self._strategy = check_strategy(value)
+
     def __repr__(self) -> str:
         return f"BatchProcessor({self.strategy}, {self.config!r})"
 

@@ -58,7 +58,7 @@ import numpy as np
 from .. import _reference
 from ..batch import BatchConfig, BatchProcessor, BatchStrategy
 from ..config import get_preset
-from ..compat.dpa import stream_augmentation_chain
+from ..params import stream_augmentation_chain
 from ..engine import generate
 from ..records import PARAM_DTYPE
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..config import AugmentationConfig
 from ..distributed import stream_distributed_augmentation_chain
-from ..compat.dpa import stream_augmentation_chain
+from ..params import stream_augmentation_chain
 from ..engine import default_threads
 from ..records import record_dtype
 from ..stream import ParamStream

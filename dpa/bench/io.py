@@ -35,16 +35,16 @@ Run alone: ``python -m dpa.bench.io [--quick] [--json] [--dir DIR]``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from .child import cpu_seconds, measure, section_main
 
 __all__ = ["run"]
 
@@ -57,22 +57,6 @@ _MIB = 1 << 20
 
 
 # ---- children ----------------------------------------------------------------------
-
-
-def _peak_rss_mb() -> float | None:
-    """This process's peak RSS (``VmHWM``), in MiB.
-
-    Not ``getrusage``: on Linux its ``ru_maxrss`` survives ``exec``, so a
-    child would report its parent's peak if that was higher.
-    """
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
 
 
 def _child(argv: list[str]) -> dict[str, Any]:
@@ -90,10 +74,10 @@ def _child(argv: list[str]) -> dict[str, Any]:
     if kind == "export":
         n = int(opts["n"])
         stream = dpa.ParamStream(range(n), config, scheme=opts["scheme"])
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), cpu_seconds()
         res = dio.save_npy(stream, opts["path"], force=True)
-        return {"seconds": time.perf_counter() - t, "bytes": res.nbytes,
-                "batch_size": res.batch_size, "direct_io": res.direct_io}
+        return {"seconds": time.perf_counter() - t, "cpu_s": cpu_seconds() - cpu,
+                "bytes": res.nbytes, "batch_size": res.batch_size, "direct_io": res.direct_io}
     if kind == "limits":  # generate alone, then writing the same bytes, each timed
         n, bs, scheme = int(opts["n"]), int(opts["batch"]), opts["scheme"]
         buf = np.empty(bs, dpa.PARAM_DTYPE)
@@ -192,21 +176,8 @@ def _sequential_batches(arr, size: int):
 
 
 def _measure(*argv: Any) -> dict[str, Any]:
-    """Run a child measurement; its result plus ``peak_rss_mb`` (from ``wait4``)."""
-    cmd = [sys.executable, "-m", "dpa.bench.io", "--child", *map(str, argv)]
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
-        out = proc.stdout.read()
-        proc.stdout.close()
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            err.seek(0)
-            raise RuntimeError(f"{' '.join(cmd)} failed: {err.read().decode(errors='replace').strip()}")
-    result = json.loads(out.decode().strip().splitlines()[-1])
-    if result.get("peak_rss_mb") is None:  # no /proc: an upper bound (see _peak_rss_mb)
-        result["peak_rss_mb"] = usage.ru_maxrss / 1024
-    return result
+    """Run a child measurement of this module (:func:`dpa.bench.child.measure`)."""
+    return measure("dpa.bench.io", *argv)
 
 
 # ---- the DPA-format JSON file --------------------------------------------------------
@@ -219,7 +190,7 @@ def _write_dpa_json(path: Path, n: int) -> None:
 
     config = dpa.AugmentationConfig()
     head = json.dumps({"metadata": {"num_samples": n, "config": config.to_dict()}}, indent=2)
-    acc = dio._StatsAccumulator(dpa.FIELDS, "exact")
+    acc = dio.StatsAccumulator(dpa.FIELDS, "exact")
     with open(path, "w") as f:
         f.write(head[:-2] + ',\n  "augmentations": [')
         first = True
@@ -349,39 +320,27 @@ def run(quick: bool = False, *, directory: str | os.PathLike | None = None
     return rows
 
 
+def _show(r: dict[str, Any]) -> str:
+    """One row as a line of ``python -m dpa.bench.io``."""
+    if r["name"] == "export":
+        return (f"export {r['case']:<7} {r['n']:>11,}  {r['per_s'] / 1e6:7.3f} M/s "
+                f"{r['mb_per_s']:8.1f} MB/s  peak RSS {r['peak_rss_mb']:6.1f} MB "
+                f"(idle {r['idle_rss_mb']:.1f})  generate {r['generate_mb_per_s']:8.1f} MB/s  "
+                f"write {r['write_buffered_mb_per_s']:7.1f}/{r['write_direct_mb_per_s']:7.1f} MB/s "
+                f"(buffered/direct)  ratio {r['ratio']:.3f} of {r['limit']} "
+                f"(target {r['target']})")
+    if r["name"] == "iterate":
+        return (f"iterate {r['case']:<11} {r['n']:>11,}  {r['per_s'] / 1e6:7.2f} M records/s "
+                f"{r['mb_per_s']:8.1f} MB/s  peak RSS {r['peak_rss_mb']:6.1f} MB")
+    return (f"convert {r['case']:<6} {r['n']:>11,}  {r['per_s'] / 1e3:7.1f} k records/s "
+                f"{r['mb_per_s']:6.1f} MB/s of JSON  peak RSS {r['peak_rss_mb']:6.1f} MB  | "
+                f"json.load {r['baseline_per_s'] / 1e3:7.1f} k records/s, "
+                f"peak RSS {r['baseline_peak_rss_mb']:.1f} MB ({r['json_mb']:.0f} MB file)")
+
+
 def _main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--child"]:
-        result = _child(argv[1:])
-        result["peak_rss_mb"] = _peak_rss_mb()
-        print(json.dumps(result))
-        return 0
-    parser = argparse.ArgumentParser(prog="python -m dpa.bench.io", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes: a few seconds")
-    parser.add_argument("--json", action="store_true", help="print JSON rows")
-    parser.add_argument("--dir", help="where to write the files (default: the current directory)")
-    args = parser.parse_args(argv)
-    rows = run(args.quick, directory=args.dir)
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    for r in rows:
-        if r["name"] == "export":
-            print(f"export {r['case']:<7} {r['n']:>11,}  {r['per_s'] / 1e6:7.3f} M/s "
-                  f"{r['mb_per_s']:8.1f} MB/s  peak RSS {r['peak_rss_mb']:6.1f} MB "
-                  f"(idle {r['idle_rss_mb']:.1f})  generate {r['generate_mb_per_s']:8.1f} MB/s  "
-                  f"write {r['write_buffered_mb_per_s']:7.1f}/{r['write_direct_mb_per_s']:7.1f} MB/s "
-                  f"(buffered/direct)  ratio {r['ratio']:.3f} of {r['limit']} "
-                  f"(target {r['target']})")
-        elif r["name"] == "iterate":
-            print(f"iterate {r['case']:<11} {r['n']:>11,}  {r['per_s'] / 1e6:7.2f} M records/s "
-                  f"{r['mb_per_s']:8.1f} MB/s  peak RSS {r['peak_rss_mb']:6.1f} MB")
-        else:
-            print(f"convert {r['case']:<6} {r['n']:>11,}  {r['per_s'] / 1e3:7.1f} k records/s "
-                  f"{r['mb_per_s']:6.1f} MB/s of JSON  peak RSS {r['peak_rss_mb']:6.1f} MB  | "
-                  f"json.load {r['baseline_per_s'] / 1e3:7.1f} k records/s, "
-                  f"peak RSS {r['baseline_peak_rss_mb']:.1f} MB ({r['json_mb']:.0f} MB file)")
-    return 0
+    return section_main(argv, prog="python -m dpa.bench.io", description=__doc__.splitlines()[0],
+                        child=_child, run=run, show=_show)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 
 import dpa
+from dpa import _core
 
-__all__ = ["machine_facts", "cpu_model", "git_revision"]
+__all__ = ["machine_facts", "cpu_model", "git_revision", "openssl_version"]
 
 
 def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str | None:
@@ -87,11 +88,33 @@ def git_revision() -> dict[str, Any] | None:
     return {"commit": commit, "dirty": bool(status) if status is not None else None}
 
 
+def openssl_version() -> str | None:
+    """``openssl version``'s output (the OpenSSL baseline of the core section), else None."""
+    try:
+        done = subprocess.run(["openssl", "version"], capture_output=True, text=True,
+                              timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def _chain_choice() -> dict[str, Any] | None:
+    """The DPA kernel's measured choice for its hash chain, where it has one."""
+    bit, avx512_ns, shani_ns = _core.chain_choice()
+    if not (avx512_ns and shani_ns):
+        return None
+    return {"chain": "avx512" if bit == _core.PATH_AVX512 else "sha-ni",
+            "ns_per_16_lanes": {"avx512": avx512_ns, "sha-ni": shani_ns}}
+
+
 def machine_facts() -> dict[str, Any]:
     """Everything needed to read a benchmark's figures later, as a JSON-ready dict.
 
-    Keys: ``cpu_model``, ``sha_ni``, ``avx2`` (the CPU supports dpa's path),
-    ``kernel_paths`` (the accelerated paths in effect), ``cores_available``
+    Keys: ``cpu_model``, ``sha_ni``, ``avx2``, ``avx512`` (the CPU and OS
+    support dpa's path), ``kernel_paths`` (the accelerated paths in effect),
+    ``dpa_chain`` (where AVX-512 and SHA-NI are both there, which the DPA
+    kernel measured faster for its hash chain, with the times), ``openssl``
+    (the version of the core section's baseline, or None), ``cores_available``
     (CPUs this process may run on), ``cpu_count``, ``physical_cores``,
     ``default_threads``, ``cpu_busy_percent`` (all CPUs, sampled for 0.25 s
     at the start) and ``load_average`` (1, 5, 15 min): other work on the
@@ -108,6 +131,9 @@ def machine_facts() -> dict[str, Any]:
         "cpu_model": cpu_model(),
         "sha_ni": "sha-ni" in available,
         "avx2": "avx2" in available,
+        "avx512": "avx512" in available,
+        "dpa_chain": _chain_choice(),
+        "openssl": openssl_version(),
         "kernel_paths": list(dpa.get_kernel_paths()),
         "cores_available": _cores_available(),
         "cpu_count": os.cpu_count(),

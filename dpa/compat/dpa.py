@@ -1,141 +1,214 @@
-"""DPA 0.2.1's functions of ``src/dpa.py``: ``fib``, the hash chain, the parameter dict, streams.
+"""DPA 0.2.1's ``src/dpa.py``: its public names, signatures, returns and errors.
 
-These keep DPA's names, signatures and return types (a hex string, a dict of
-five floats and ``hash``, a generator-like stream of dicts) for code written
-against DPA; they run on the compiled kernel, so each call is one sample of
-:func:`dpa.generate`.  For many samples use :func:`dpa.generate`, which
-returns arrays and builds no dict per sample.
+A DPA user writes ``from dpa.compat.dpa import ...`` where they wrote
+``from src.dpa import ...``.  The values are the compiled kernel's (bit for
+bit DPA's); lists of dicts are made in blocks from record arrays; files are
+DPA's bytes, written atomically; statistics are DPA's exactly.  Where
+``dpa.compat`` differs from DPA on purpose, ``docs/compat.md`` says how and
+why.  The names come from the modules of this package:
+
+``dpa.params``
+    ``fib``, ``gen_augmentation_seed``, ``gen_augmentation_params``.
+``_chain``, ``_streaming``
+    ``generate_augmentation_chain``, ``stream_augmentation_chain`` and
+    ``stream_augmentation_range``, the batched streams and batch helpers.
+``_stats``, ``_jsonsave``, ``_jsonload``
+    ``compute_statistics``, ``compute_streaming_statistics``; the savers,
+    loaders, ``recover_partial_write``, ``resume_streaming_save``.
+``_progress``, ``_resources``, ``_memory``, ``_profiling``
+    Progress and metadata values, the streaming errors and cleanup helpers,
+    DPA's memory estimates, the profiling helpers.
+
+DPA's ``src/dpa.py`` also exposes names of its other modules (the batch
+processor, the distributed functions, the profiler); so does this module.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from .._validate import check_int, check_sample_id
-from ..config import DEFAULT_CONFIG, AugmentationConfig
-from ..distributed import gen_distributed_augmentation_params, stream_distributed_augmentation_chain
-from ..distributed.layout import NON_NEGATIVE
-from ..engine import generate_seeded
-from ..records import MAX_SAMPLE_ID
-from ..seeding import Seeding
-from ..stream import ParamStream
-from . import _readahead
+from ..config import PRESETS, AugmentationConfig
+from ..config import get_preset as _get_preset
+from ..params import fib, gen_augmentation_params, gen_augmentation_seed
+from ._chain import generate_augmentation_chain
+from ._jsonload import load_augmentation_chain, load_augmentation_stream, recover_partial_write
+from ._jsonsave import resume_streaming_save, save_augmentation_chain, save_augmentation_stream
+from ._memory import (
+    estimate_memory_usage,
+    estimate_optimal_batch_size,
+    format_memory_size,
+    get_current_memory_usage,
+    get_memory_usage_estimate,
+)
+from ._profiling import (
+    benchmark_augmentation_performance,
+    create_performance_profiler,
+    get_performance_recommendations,
+    profile_augmentation_generation,
+)
+from ._progress import (
+    StreamingMetadata,
+    StreamingProgress,
+    create_simple_progress_callback,
+    create_streaming_metadata,
+    create_streaming_progress,
+    format_progress_info,
+    update_streaming_progress,
+)
+from ._resources import (
+    GeneratorExhaustionError,
+    PartialWriteError,
+    ResourceCleanupError,
+    StreamingContext,
+    StreamingError,
+    StreamingIOError,
+    safe_cleanup_generator,
+    safe_close_file,
+    with_streaming_context,
+)
+from ._stats import compute_statistics, compute_streaming_statistics
+from ._streaming import (
+    convert_stream_to_batches,
+    get_batch_metrics,
+    get_batch_processing_metrics,
+    process_augmentation_batches,
+    stream_augmentation_chain,
+    stream_augmentation_chain_batched,
+    stream_augmentation_chain_with_memory_limit,
+    stream_augmentation_range,
+    stream_augmentation_range_batched,
+)
+from .batch import BatchConfig, BatchMetrics, BatchProcessor, BatchStrategy
+from .benchmark import (
+    BenchmarkRunner,
+    PerformanceProfiler,
+    benchmark_function,
+    measure_memory,
+    measure_time,
+)
+from .distributed import (
+    DistributedRangeSplitter,
+    RankAwareSeedGenerator,
+    gen_distributed_augmentation_params,
+    stream_distributed_augmentation_chain,
+)
 
-__all__ = ["fib", "gen_augmentation_params", "gen_augmentation_seed", "stream_augmentation_chain"]
+#: The DPA release whose API this module reproduces.
+__version__ = "0.2.1"
 
-_PLAIN = Seeding()
+# DPA's flags for its optional modules: all of them are here.
+_BATCH_AVAILABLE = _DISTRIBUTED_AVAILABLE = _BENCHMARK_AVAILABLE = _PSUTIL_AVAILABLE = True
+
+__all__ = [
+    "PRESETS",
+    "AugmentationConfig",
+    "BatchConfig",
+    "BatchMetrics",
+    "BatchProcessor",
+    "BatchStrategy",
+    "BenchmarkRunner",
+    "DistributedRangeSplitter",
+    "GeneratorExhaustionError",
+    "PartialWriteError",
+    "PerformanceProfiler",
+    "RankAwareSeedGenerator",
+    "ResourceCleanupError",
+    "StreamingContext",
+    "StreamingError",
+    "StreamingIOError",
+    "StreamingMetadata",
+    "StreamingProgress",
+    "benchmark_augmentation_performance",
+    "benchmark_function",
+    "compute_statistics",
+    "compute_streaming_statistics",
+    "convert_stream_to_batches",
+    "create_performance_profiler",
+    "create_simple_progress_callback",
+    "create_streaming_metadata",
+    "create_streaming_progress",
+    "estimate_memory_usage",
+    "estimate_optimal_batch_size",
+    "fib",
+    "format_memory_size",
+    "format_progress_info",
+    "gen_augmentation_params",
+    "gen_augmentation_seed",
+    "gen_distributed_augmentation_params",
+    "generate_augmentation_chain",
+    "generator_to_list",
+    "get_batch_metrics",
+    "get_batch_processing_metrics",
+    "get_current_memory_usage",
+    "get_memory_usage_estimate",
+    "get_performance_recommendations",
+    "get_preset",
+    "list_to_generator",
+    "load_augmentation_chain",
+    "load_augmentation_stream",
+    "measure_memory",
+    "measure_time",
+    "process_augmentation_batches",
+    "profile_augmentation_generation",
+    "recover_partial_write",
+    "resume_streaming_save",
+    "safe_cleanup_generator",
+    "safe_close_file",
+    "save_augmentation_chain",
+    "save_augmentation_stream",
+    "stream_augmentation_chain",
+    "stream_augmentation_chain_batched",
+    "stream_augmentation_chain_with_memory_limit",
+    "stream_augmentation_range",
+    "stream_augmentation_range_batched",
+    "stream_distributed_augmentation_chain",
+    "update_streaming_progress",
+    "with_streaming_context",
+]
 
 
-def fib(n: int) -> int:
-    """fib(n)
+def get_preset(preset_name: str) -> AugmentationConfig:
+    """get_preset(preset_name)
 
-    The exact ``n``-th Fibonacci number (``fib(0) = 0``, ``fib(1) = 1``), of
-    any size.  Negative ``n`` raises ``ValueError``, as in DPA.
+    The preset ``"mild"``, ``"moderate"`` or ``"aggressive"``.
+
+    Raises
+    ------
+    ValueError
+        ``"Unknown preset 'x'. Available: ['mild', 'moderate', 'aggressive']"``.
     """
-    n = check_int(n, "n", minimum=0, rule=NON_NEGATIVE)
-    # Fast doubling: fib(2k) = fib(k) * (2 fib(k+1) - fib(k)),
-    # fib(2k+1) = fib(k)^2 + fib(k+1)^2.
-    a, b = 0, 1
-    for bit in bin(n)[2:]:
-        a, b = a * (2 * b - a), a * a + b * b
-        if bit == "1":
-            a, b = b, a + b
-    return a
+    if isinstance(preset_name, str) and preset_name not in PRESETS:
+        raise ValueError(f"Unknown preset '{preset_name}'. Available: {list(PRESETS.keys())}")
+    return _get_preset(preset_name)
 
 
-def _one(seed_id: int, config: AugmentationConfig) -> Any:
-    return generate_seeded(range(seed_id, seed_id + 1), config, _PLAIN, hash=True, threads=1)
+def generator_to_list(param_generator: Any, max_items: int | None = None) -> list[Any]:
+    """generator_to_list(param_generator, max_items=None)
 
+    The first ``max_items`` items of an iterable (all of them for None) as a
+    list; a dpa stream hands its dicts over in blocks.
 
-def gen_augmentation_seed(seed_id: int, augmentation_depth: int = 10) -> str:
-    """gen_augmentation_seed(seed_id, augmentation_depth=10)
-
-    The hex SHA-256 digest at the end of DPA's Fibonacci hash chain.
+    Raises
+    ------
+    ValueError
+        ``"max_items must be non-negative"`` (before anything is consumed).
     """
-    seed_id = check_sample_id(seed_id, "seed_id", rule=NON_NEGATIVE)
-    config = AugmentationConfig(augmentation_depth=augmentation_depth)
-    return _one(seed_id, config)["hash"][0].decode()
+    if max_items is not None and max_items < 0:
+        raise ValueError("max_items must be non-negative")
+    if max_items is None:
+        return list(param_generator)
+    out = []
+    for i, item in enumerate(param_generator):
+        if i >= max_items:
+            break
+        out.append(item)
+    return out
 
 
-def gen_augmentation_params(
-    seed_id: int,
-    config: AugmentationConfig | None = None,
-    rank: int | None = None,
-) -> dict[str, Any]:
-    """gen_augmentation_params(seed_id, config=None, rank=None)
+def list_to_generator(params_list: Any) -> Iterator[Any]:
+    """list_to_generator(params_list)
 
-    DPA's parameter dict for one sample: ``rotation``, ``brightness``,
-    ``noise``, ``scale``, ``contrast`` (floats) and ``hash`` (hex string),
-    bit-identical to DPA 0.2.1.  Calls with consecutive ids are served from
-    blocks computed ahead (``dpa.compat._readahead``): a loop over ids costs
-    about a microsecond per call.  With ``rank``, delegates as DPA does to
-    :func:`dpa.distributed.gen_distributed_augmentation_params` (base seed 0,
-    world size 1, so only rank 0 is valid, and the dict carries ``rank``).
+    A generator over the items of ``params_list``.
     """
-    if rank is None and type(seed_id) is int and 0 <= seed_id <= MAX_SAMPLE_ID:
-        return _readahead.params(seed_id, DEFAULT_CONFIG if config is None else config)
-    seed_id = check_sample_id(seed_id, "seed_id", rule=NON_NEGATIVE)
-    if rank is not None:
-        return gen_distributed_augmentation_params(seed_id, rank, config)
-    return _readahead.params(seed_id, DEFAULT_CONFIG if config is None else config)
-
-
-def stream_augmentation_chain(
-    num_samples: int,
-    config: AugmentationConfig | None = None,
-    start_id: int = 0,
-    chunk_size: int | None = None,
-    rank: int | None = None,
-    world_size: int | None = None,
-    *,
-    scheme: str = "dpa",
-    base_seed: int = 0,
-    epoch: int = 0,
-) -> ParamStream:
-    """stream_augmentation_chain(num_samples, config=None, start_id=0, chunk_size=None, rank=None, world_size=None, *, scheme="dpa", base_seed=0, epoch=0)
-
-    Parameters for ids ``start_id .. start_id + num_samples - 1`` as a stream.
-
-    Iterating gives what DPA 0.2.1's generator gives: a dict per sample, or
-    lists of ``chunk_size`` dicts (the last may be shorter).  The returned
-    :class:`dpa.ParamStream` also hands out structured arrays without building
-    dicts (``claim``, ``generate``, ``blocks``).  ``scheme="philox"`` (with
-    ``base_seed`` and ``epoch``) streams the counter-based scheme instead;
-    its dicts have no ``hash``.
-
-    With ``rank`` and ``world_size``, delegates as DPA 0.2.1 does to
-    :func:`dpa.distributed.stream_distributed_augmentation_chain`: the rank's
-    share of ids ``0 .. num_samples - 1``, with ``start_id`` as the base seed
-    (DPA's quirk, so ``base_seed`` and ``epoch`` must be left at 0).  With
-    ``scheme="philox"`` the rank's share of ids ``start_id .. start_id +
-    num_samples - 1`` instead, with the philox parameters of ``base_seed``
-    and ``epoch`` (the same as without ``rank``, whatever the world size).
-    """
-    if rank is not None or world_size is not None:
-        if rank is None or world_size is None:
-            raise ValueError("Both rank and world_size must be specified together")
-        if scheme == "philox":
-            return stream_distributed_augmentation_chain(
-                num_samples, rank, world_size, config, base_seed=base_seed,
-                chunk_size=chunk_size, scheme="philox", epoch=epoch, epoch_params=True,
-                start_id=start_id,
-            )
-        if scheme == "dpa" and (base_seed != 0 or epoch != 0):
-            raise ValueError(
-                "with rank and world_size, scheme='dpa' uses start_id as the base seed (as DPA "
-                f"does), so base_seed and epoch must be 0, but got base_seed={base_seed!r}, "
-                f"epoch={epoch!r}"
-            )
-        return stream_distributed_augmentation_chain(
-            num_samples, rank, world_size, config, base_seed=start_id, chunk_size=chunk_size,
-            scheme=scheme,
-        )
-    num_samples = check_int(num_samples, "num_samples", minimum=0, rule=NON_NEGATIVE)
-    start_id = check_int(start_id, "start_id", minimum=0, rule=NON_NEGATIVE)
-    if start_id + num_samples - 1 > MAX_SAMPLE_ID:
-        raise ValueError(
-            f"sample ids must be at most 2**63-1, but start_id + num_samples - 1 = "
-            f"{start_id + num_samples - 1}"
-        )
-    return ParamStream(range(start_id, start_id + num_samples), config, chunk_size,
-                       scheme=scheme, base_seed=base_seed, epoch=epoch)
+    yield from params_list

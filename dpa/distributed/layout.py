@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from .. import _core
-from .._validate import MAX_SAMPLE_ID, check_bool, check_choice, check_int, check_non_negative_int
+from .._validate import (MAX_SAMPLE_ID, check_bool, check_choice, check_int,
+                         check_non_negative_int, check_range_length, check_sample_id, show)
 from .errors import InvalidRankError
 
 __all__ = [
@@ -127,17 +128,25 @@ def shuffle_positions(positions: Any, n: int, base_seed: int = 0, epoch: int = 0
     n = check_int(n, "n", minimum=0, maximum=MAX_SAMPLE_ID + 1)
     keys = _feistel_keys(non_negative(base_seed, "base_seed"), non_negative(epoch, "epoch"))
     if isinstance(positions, range):
-        if len(positions) and (min(positions[0], positions[-1]) < 0
+        if check_range_length(positions, "positions") and (min(positions[0], positions[-1]) < 0
                                or max(positions[0], positions[-1]) >= n):
             raise ValueError(f"positions must lie in [0, n), but n={n} and they span "
                              f"[{min(positions[0], positions[-1])}, "
                              f"{max(positions[0], positions[-1])}]")
-        pos = np.arange(positions.start, positions.stop, positions.step, dtype=np.int64)
+        pos = (np.arange(positions.start, positions.stop, positions.step, dtype=np.int64)
+               if len(positions) else np.empty(0, np.int64))
     else:
+        raw = np.asarray(positions) if isinstance(positions, np.ndarray) else None
+        if raw is not None and raw.dtype.kind == "u" and raw.size and raw.max() > MAX_SAMPLE_ID:
+            raise ValueError(f"positions must lie in [0, n), but n={n} and they reach "
+                             f"{int(raw.max())}")
         try:
             pos = np.asarray(positions, dtype=np.int64)
         except (OverflowError, ValueError, TypeError):
-            raise ValueError("positions should be integers in [0, n)") from None
+            raise ValueError("positions should be integers in [0, n), but got positions="
+                             f"{show(positions)}") from None
+        if pos.ndim != 1:
+            raise ValueError(f"positions should be 1-D, but got an array of shape {pos.shape}")
         if pos.size and (pos.min() < 0 or pos.max() >= n):
             raise ValueError(f"positions must lie in [0, n), but n={n} and they span "
                              f"[{int(pos.min())}, {int(pos.max())}]")
@@ -195,11 +204,17 @@ class RankLayout:
         set_(self, "uneven", check_choice(self.uneven, "uneven", UNEVEN_MODES))
         set_(self, "shuffle", check_bool(self.shuffle, "shuffle"))
         set_(self, "base_seed", non_negative(self.base_seed, "base_seed"))
-        set_(self, "start_id", non_negative(self.start_id, "start_id"))
+        set_(self, "start_id", check_sample_id(self.start_id, "start_id", rule=NON_NEGATIVE))
         last = self.start_id + self.num_samples - 1
         if self.num_samples and last > MAX_SAMPLE_ID:
             raise ValueError(
                 f"sample ids must be at most 2**63-1, but start_id + num_samples - 1 = {last}"
+            )
+        share = -(-self.num_samples // self.world_size)  # the largest rank's, padded
+        if share > MAX_SAMPLE_ID:  # more ids than one rank's stream (a range) can count
+            raise ValueError(
+                f"num_samples should be at most 2**63-1 per rank, but num_samples="
+                f"{self.num_samples} with world_size={self.world_size} gives a rank {share} ids"
             )
 
     def _positions(self) -> tuple[range, int | None]:

@@ -43,8 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import check_bool, check_choice, check_int, check_instance, check_positive_int, \
-    check_sample_id
+from .._validate import (check_bool, check_choice, check_int, check_instance, check_positive_int,
+                         check_range_length, check_sample_id)
 from ..config import DEFAULT_CONFIG, AugmentationConfig
 from ..engine import generate_seeded
 from ..records import records_to_dicts
@@ -182,6 +182,8 @@ class DistributedParamStream(ParamStream):
         scheme: str = "dpa",
     ) -> None:
         rank_seeding = RankSeeding(scheme, seeding, base_seed, epoch_params)
+        if isinstance(ids, range):
+            check_range_length(ids, "ids")
         self.world_size = check_world_size(world_size)
         self.rank = check_rank(rank, self.world_size)
         self.split = check_choice(split, "split", SPLIT_MODES)
@@ -339,6 +341,9 @@ def stream_distributed_augmentation_range(
         )
     if end_id - 1 > 2**63 - 1:
         raise ValueError(f"sample ids must be at most 2**63-1, but got end_id={end_id}")
+    if end_id - start_id > 2**63 - 1:  # more ids than a stream (a range) can count
+        raise ValueError(f"end_id - start_id should be at most 2**63-1, but got start_id="
+                         f"{start_id}, end_id={end_id}")
     stream = DistributedParamStream(range(start_id, end_id), rank, world_size, config,
                                     chunk_size, base_seed=base_seed)
     if check_bool(verbose, "verbose"):

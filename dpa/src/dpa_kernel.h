@@ -15,11 +15,17 @@
  *   1. the plan (dpa_plan): everything that depends on the config but not on
  *      the sample -- the prefix, and the constant tail blocks of every chain
  *      step (decimal(fib(i)) plus SHA padding), pre-expanded into W[t] + K[t];
- *   2. group kernels: DPA_GROUP samples at a time, lane-major so the compiler
- *      vectorizes across samples (portable build and an AVX2 clone of the same
- *      source), plus a SHA-NI chain for CPUs that have it;
- *   3. dpa_fill(): loops over groups and writes records; it is this
- *      scheme's dpa_fill_fn (fill.h), which the team calls by pointer.
+ *   2. group kernels: up to 32 samples at a time (64 on AVX-512), in
+ *      stages -- the hash (first message, then the chain), MT19937, the
+ *      records -- each with several bit-identical implementations:
+ *      lane-major C that the compiler vectorizes across samples (portable
+ *      and AVX2 clones of one source, 32 and 8 lanes wide), SHA-NI two
+ *      samples at a time, AVX-512 sixteen samples per vector
+ *      (dpa_avx512.c), and scalar MT19937 for a few samples;
+ *   3. dpa_fill(): picks the implementations from the paths in effect and
+ *      the group's size (a call of n ids costs about n samples of work),
+ *      and writes records; it is this scheme's dpa_fill_fn (fill.h), which
+ *      the team calls by pointer.
  *
  * All arithmetic is on 32-bit integers except the final uniform, which is
  * compiled without FP contraction so that low + span * u is never an FMA.
@@ -56,10 +62,26 @@ void dpa_expand_block(const unsigned char block[64], uint32_t wk[64]);
  * id at offset 0, five float64 fields at offsets 8 .. 40, and the
  * 64-character hex digest at `hash_offset` when it is >= 0.  `paths`
  * selects accelerated paths (masked by dpa_cpu_paths()).
- * Returns 0, or -1 if scratch memory could not be allocated.
+ * Returns 0, or -1 if the AVX-512 path's per-thread scratch buffer could not
+ * be allocated (once per thread; nothing is allocated per call).
  */
 int dpa_fill(const void *plan, const dpa_ids *ids, char *rec, int64_t n, int64_t itemsize,
              int64_t hash_offset, int paths);
+
+/*
+ * SHA-NI or AVX-512 for the hash chain, where both are enabled: the one
+ * measured faster on this CPU, once per process (16 lanes of a short chain
+ * on each, best of several turns; about half a millisecond, in the first
+ * call that needs it).  Returns DPA_PATH_AVX512 or DPA_PATH_SHANI, or the
+ * one of the two this CPU has (0 for neither); ns[0] and ns[1], if ns is not
+ * NULL, get the measured nanoseconds of the 16 lanes on AVX-512 and on
+ * SHA-NI (0 when not measured).  Results never depend on the choice.
+ */
+int dpa_chain_choice(double ns[2]);
+
+/* Test hook: make dpa_chain_choice() return `choice` (DPA_PATH_AVX512 or
+ * DPA_PATH_SHANI) where both are available; 0 restores the measured one. */
+void dpa_force_chain_choice(int choice);
 
 /* One SHA-256 compression of a 64-byte block, for measuring the hash limit. */
 void dpa_sha256_compress_bytes(uint32_t state[8], const unsigned char block[64],

@@ -21,11 +21,17 @@
 
 /* Bits of a fill function's `paths` argument.  0 is the portable path; a
  * kernel masks the bits with dpa_cpu_paths() and ignores those it has no
- * code for.  Every path gives the same bits. */
+ * code for.  Every path gives the same bits.
+ *   DPA_PATH_AVX2    AVX2 (and the OS saving YMM state);
+ *   DPA_PATH_SHANI   the SHA extensions (with SSE4.1 and SSSE3);
+ *   DPA_PATH_AVX512  AVX-512 F, BW, VL and DQ (Skylake-SP and later, Zen 4
+ *                    and later), and the OS saving opmask and ZMM state. */
 #define DPA_PATH_AVX2 1
 #define DPA_PATH_SHANI 2
+#define DPA_PATH_AVX512 4
 
-/* Which accelerated paths this CPU supports (DPA_PATH_* bits); cached. */
+/* Which accelerated paths this CPU and OS support (DPA_PATH_* bits), from
+ * CPUID and XGETBV; cached. */
 int dpa_cpu_paths(void);
 
 /* Sample ids of a block of records: ids[i] if ids is not NULL, else

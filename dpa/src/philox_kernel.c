@@ -1,9 +1,10 @@
 /*
  * philox_kernel.c -- philox-v1 records (see philox_kernel.h).
  *
- * Two paths, bit-identical: portable C over 8-lane groups, and AVX2 with the
+ * Three paths, bit-identical: portable C one sample at a time; AVX2 with the
  * three counter blocks of eight samples in flight at once (the 10 rounds of
- * one block are a dependent chain; the blocks are independent).
+ * one block are a dependent chain; the blocks are independent); AVX-512,
+ * sixteen samples at a time (philox_avx512.c).
  * Build with -ffp-contract=off.
  */
 #include "philox_kernel.h"
@@ -169,7 +170,12 @@ int dpa_philox_fill(const void *plan, const dpa_ids *ids, char *rec, int64_t n,
     const philox_plan *p = (const philox_plan *)plan;
     (void)hash_offset; /* no hash field */
 #if PHILOX_X86
-    if (paths & dpa_cpu_paths() & DPA_PATH_AVX2) {
+    paths &= dpa_cpu_paths();
+    if (paths & DPA_PATH_AVX512) {
+        dpa_philox_fill_avx512(p, ids, rec, n, itemsize);
+        return 0;
+    }
+    if (paths & DPA_PATH_AVX2) {
         philox_fill_avx2(p, ids, rec, n, itemsize);
         return 0;
     }

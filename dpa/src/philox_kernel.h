@@ -35,9 +35,15 @@ void dpa_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t ou
 /* The scheme's dpa_fill_fn (fill.h); `plan` is a philox_plan.  Fills n
  * records, itemsize bytes apart, in one pass: the int64 sample id at offset 0
  * and five float64 at offsets 8..40.  philox-v1 has no hash field, so
- * `hash_offset` is ignored (callers pass -1).  `paths` as in fill.h; only
- * DPA_PATH_AVX2 has code of its own.  Always returns 0 (no scratch memory). */
+ * `hash_offset` is ignored (callers pass -1).  `paths` as in fill.h:
+ * DPA_PATH_AVX512, else DPA_PATH_AVX2, else portable C.  Always returns 0
+ * (no scratch memory). */
 int dpa_philox_fill(const void *plan, const dpa_ids *ids, char *rec, int64_t n,
                     int64_t itemsize, int64_t hash_offset, int paths);
+
+/* The AVX-512 path (philox_avx512.c), for dpa_philox_fill only: call it
+ * when dpa_cpu_paths() has DPA_PATH_AVX512. */
+void dpa_philox_fill_avx512(const philox_plan *p, const dpa_ids *ids, char *rec, int64_t n,
+                            int64_t itemsize);
 
 #endif

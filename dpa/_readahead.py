@@ -35,10 +35,10 @@ from typing import Any
 
 import numpy as np
 
-from ..config import FIELDS, AugmentationConfig
-from ..engine import generate_background, generate_seeded
-from ..records import PARAM_HASH_DTYPE
-from ..seeding import Seeding
+from .config import FIELDS, AugmentationConfig
+from .engine import generate_background, generate_seeded
+from .records import PARAM_HASH_DTYPE
+from .seeding import Seeding
 
 __all__ = ["MAX_BLOCK", "params"]
 

@@ -1,0 +1,174 @@
+"""philox-normal-v1: the compiled noise kernel (every path) against the specification's
+known answers, and :func:`dpa.torch.pixel_noise` as a pure function of (seed, epoch, id, pixel)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import pathlib
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import dpa  # noqa: E402
+import dpa.torch as T  # noqa: E402
+from dpa import _core  # noqa: E402
+
+DATA = pathlib.Path(__file__).resolve().parent / "data"
+VECTORS = DATA / "philox-normal-v1-vectors.json"
+MAKER = DATA / "make_noise_vectors.py"
+
+PATHS = [pytest.param(0, id="portable")]
+if _core.cpu_paths() & _core.PATH_AVX2:
+    PATHS.append(pytest.param(_core.PATH_AVX2, id="avx2"))
+
+
+def _spec():
+    """The stdlib implementation that wrote the vectors (imported, not dpa's)."""
+    spec = importlib.util.spec_from_file_location("make_noise_vectors", MAKER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SPEC = _spec()
+DOC = json.loads(VECTORS.read_text())
+
+
+def _fill(seed, ids, epochs, stds, count, first=0, paths=0):
+    out = np.full((len(ids), count), np.nan, np.float32)
+    _core.noise_fill(seed, np.asarray(ids, np.int64), np.asarray(epochs, np.uint32),
+                     np.asarray(stds, np.float64), out, first, paths)
+    return out
+
+
+def test_vectors_file_is_the_scripts_output(tmp_path):
+    out = tmp_path / "v.json"
+    subprocess.run([sys.executable, str(MAKER), "--out", str(out)], check=True,
+                   capture_output=True)
+    assert out.read_bytes() == VECTORS.read_bytes()
+    assert DOC["version"] == T.NOISE_VERSION == "philox-normal-v1"
+
+
+def test_box_muller_step_known_answers():
+    for case in DOC["pairs"]:
+        z = _core.noise_pair(*case["words"])
+        assert list(z) == [float.fromhex(h) for h in case["z"]], case["words"]
+
+
+@pytest.mark.parametrize("paths", PATHS)
+def test_kernel_known_answers(paths):
+    for case in DOC["cases"]:
+        bits = case["bits"]
+        got = _fill(case["seed"], [case["sample_id"]], [case["epoch"]],
+                    [float.fromhex(case["std"])], len(bits), case["first_pixel"], paths)
+        assert got.view(np.uint32)[0].tolist() == bits, case
+
+
+@pytest.mark.parametrize("paths", PATHS)
+def test_kernel_against_the_specification_on_random_runs(paths):
+    """Random keys, ids, stds, starts and lengths (every alignment of the 32-pixel groups)."""
+    rng = random.Random(11)
+    for _ in range(12):
+        seed, epoch = rng.getrandbits(64), rng.getrandbits(32)
+        sample_id, std = rng.getrandbits(63), rng.random()
+        first, count = rng.randrange(0, 100), rng.randrange(1, 90)
+        got = _fill(seed, [sample_id], [epoch], [std], count, first, paths)
+        want = SPEC.noise_values(seed, epoch, sample_id, std, first, count)
+        assert got.view(np.uint32)[0].tolist() == want
+
+
+def test_paths_agree_on_a_large_batch():
+    if len(PATHS) < 2:
+        pytest.skip("this CPU has no AVX2: only the portable path exists here")
+    ids = np.arange(40, dtype=np.int64) * 1_000_003 + 5
+    epochs = np.arange(40, dtype=np.uint32) % 3
+    stds = np.linspace(0.0, 0.2, 40)
+    a = _fill(9, ids, epochs, stds, 3 * 61 * 67, 0, 0)
+    b = _fill(9, ids, epochs, stds, 3 * 61 * 67, 0, _core.PATH_AVX2)
+    assert a.tobytes() == b.tobytes()
+
+
+def test_noise_is_standard_normal():
+    z = _fill(2024, [7], [0], [1.0], 1 << 20)[0].astype(np.float64)
+    assert abs(z.mean()) < 0.005 and abs(z.std() - 1) < 0.005
+    assert abs((z**3).mean()) < 0.02 and abs((z**4).mean() - 3) < 0.05
+    # the tails reach what 32-bit uniforms allow (|z| <= 6.67), no further
+    assert 4.5 < np.abs(z).max() <= 6.67
+
+
+def test_kernel_refuses_what_would_corrupt_memory():
+    out = np.empty((2, 4), np.float32)
+    with pytest.raises(ValueError, match="one entry per row"):
+        _core.noise_fill(0, np.zeros(1, np.int64), np.zeros(2, np.uint32), np.zeros(2), out, 0, 0)
+    with pytest.raises(ValueError, match=r"\[0, 2\*\*33\)"):
+        _core.noise_fill(0, np.zeros(2, np.int64), np.zeros(2, np.uint32), np.zeros(2), out,
+                         2**33 - 3, 0)
+
+
+# ---- pixel_noise -------------------------------------------------------------------
+
+
+def _batch(ids, seed=1234, epoch=3):
+    recs = dpa.generate(np.asarray(ids), dpa.get_preset("aggressive"), scheme="philox",
+                        base_seed=seed, epoch=epoch)
+    return T.ParamBatch.from_records(recs, seed, epoch)
+
+
+def test_pixel_noise_is_a_function_of_each_sample_alone():
+    ids = [5, 900, 3, 2**40, 17]
+    batch = _batch(ids)
+    shape = (3, 21, 19)
+    whole = T.pixel_noise(batch, shape)
+    assert whole.dtype == torch.float32 and tuple(whole.shape) == (5, *shape)
+    for k, sid in enumerate(ids):
+        alone = T.pixel_noise(_batch([sid]), shape)[0]
+        assert torch.equal(alone, whole[k])
+        std = float(np.float32(batch.params["noise"][k].item()))
+        want = SPEC.noise_values(1234, 3, sid, std, 0, 40)
+        assert whole[k].flatten()[:40].numpy().view(np.uint32).tolist() == want
+    # reversed order, other batch: the same rows
+    assert torch.equal(T.pixel_noise(batch.select([4, 3, 2, 1, 0]), shape), whole.flip(0))
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_pixel_noise_does_not_depend_on_threads(threads):
+    batch = _batch(range(6))
+    want = T.pixel_noise(batch, (3, 128, 256), threads=1)
+    assert torch.equal(T.pixel_noise(batch, (3, 128, 256), threads=threads), want)
+    one = batch.select([2])  # fewer rows than threads: split by pixel ranges
+    assert torch.equal(T.pixel_noise(one, (3, 256, 700), threads=threads)[0, :, :128, :256],
+                       T.pixel_noise(one, (3, 256, 700), threads=1)[0, :, :128, :256])
+    assert torch.equal(T.pixel_noise(one, (3, 256, 700), threads=threads),
+                       T.pixel_noise(one, (3, 256, 700), threads=1))
+
+
+def test_pixel_noise_uses_the_float32_std_and_the_epoch():
+    batch = _batch(range(3))
+    on_device = batch.to("cpu", torch.float32)  # what a table moved to a device holds
+    assert torch.equal(T.pixel_noise(on_device, (2, 8, 8)), T.pixel_noise(batch, (2, 8, 8)))
+    other = _batch(range(3), epoch=4)
+    assert not torch.equal(T.pixel_noise(other, (2, 8, 8)), T.pixel_noise(batch, (2, 8, 8)))
+    out = torch.empty(3, 2, 8, 8)
+    assert T.pixel_noise(batch, (2, 8, 8), out=out) is out
+
+
+def test_pixel_noise_checks_its_arguments():
+    batch = _batch(range(3))
+    with pytest.raises(TypeError, match="params should be a dpa.torch.ParamBatch"):
+        T.pixel_noise({"noise": 1}, (1, 2))
+    with pytest.raises(ValueError, match="out should be a contiguous float32 CPU tensor"):
+        T.pixel_noise(batch, (2, 2), out=torch.empty(3, 2, 2, dtype=torch.float64))
+    with pytest.raises(ValueError, match="threads should be a positive integer"):
+        T.pixel_noise(batch, (2, 2), threads=0)
+    bad = T.ParamBatch(batch.sample_ids, batch.table.clone(), batch.seed, batch.epochs)
+    bad.table[2, 1] = -0.5
+    with pytest.raises(ValueError, match="noise stds should be finite and non-negative"):
+        T.pixel_noise(bad, (2, 2))
+    with pytest.raises(ValueError, match="at most 2\\*\\*33 pixels"):
+        T.pixel_noise(batch, (2**17, 2**17))
