@@ -316,11 +316,11 @@ def check_ids(ids: Any, name: str = "ids") -> tuple[int, range | np.ndarray]:
     return arr.shape[0], arr.astype(np.int64, copy=False)
 
 
-def check_id_range(ids: range) -> tuple[int, int, int]:
+def check_id_range(ids: range, name: str = "ids") -> tuple[int, int, int]:
     """A ``range`` of sample ids as ``(count, first, step)``, checked as
     :func:`check_ids` checks ranges; cheap, for one-id calls.  A range of one
     id has step 1 (its own step may not fit in int64)."""
-    n = len(ids)
+    n = check_range_length(ids, name)
     if n == 0:
         return 0, 0, 1
     first = ids.start

@@ -64,7 +64,7 @@ import numpy as np
 
 from .. import _reference
 from ..batch import BatchConfig, BatchProcessor, BatchStrategy
-from ..compat.dpa import gen_augmentation_params, stream_augmentation_chain
+from ..params import gen_augmentation_params, stream_augmentation_chain
 from ..config import get_preset
 from ..engine import generate
 from ..lookahead import DEFAULT_LOOKAHEAD_BYTES
