@@ -49,12 +49,32 @@ class Team:
     def __init__(self, spin_ns: int) -> None: ...
     def work(self, index: int) -> None: ...
     def wait_ready(self, count: int) -> None: ...
+    def start(
+        self,
+        kernel: Kernel,
+        out: np.ndarray,
+        bounds: Sequence[int] | int,
+        ids: npt.NDArray[np.int64] | None,
+        first: int,
+        step: int,
+        hash_offset: int,
+        paths: int,
+        chunk: int,
+        max_chunk: int = 0,
+        grain: int = 1,
+        row_len: int = 0,
+        row_step: int = 0,
+        notify_left: int = 0,
+    ) -> int: ...
+    def join(self, gen: int, timeout: float | None = None, help: bool = False) -> bool: ...
+    def poll(self, gen: int) -> int: ...
+    def cancel(self, gen: int) -> None: ...
     def stop(self) -> None: ...
 
 def fill(
     kernel: Kernel,
     out: np.ndarray,
-    bounds: Sequence[int],
+    bounds: Sequence[int] | int,
     ids: npt.NDArray[np.int64] | None,
     first: int,
     step: int,
@@ -62,7 +82,19 @@ def fill(
     paths: int,
     team: Team | None = None,
     chunk: int = 0,
+    max_chunk: int = 0,
+    grain: int = 1,
+    row_len: int = 0,
+    row_step: int = 0,
 ) -> None: ...
+def _now_ns() -> int: ...
+
+POOL_MIN_BYTES: int
+
+def empty_pooled(n: int, dtype: np.dtype) -> np.ndarray: ...
+def empty_records(n: int, dtype: np.dtype) -> np.ndarray: ...
+def pool_set_limit(nbytes: int) -> int: ...
+def pool_stats() -> dict[str, int]: ...
 
 def philox4x32_10(ctr: Sequence[int], key: Sequence[int]) -> list[int]: ...
 def sha256_compress_loop(nblocks: int, paths: int) -> list[int]: ...

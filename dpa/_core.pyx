@@ -33,6 +33,7 @@ Nothing else names schemes.
 
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libc.string cimport memcpy
+from cpython.exc cimport PyErr_CheckSignals
 
 import numpy as np
 cimport numpy as cnp
@@ -95,14 +96,23 @@ cdef extern from "src/team.h" nogil:
         int paths
         int nparts
         int64_t chunk
+        int64_t max_chunk
+        int64_t grain
+        int64_t row_len
+        int64_t row_step
+        int64_t notify_left
         int64_t bounds[257]
     ctypedef struct dpa_team:
         pass
     dpa_team *dpa_team_new(int64_t spin_ns)
     void dpa_team_work(dpa_team *team, int index)
     void dpa_team_wait_ready(dpa_team *team, int count)
-    int dpa_team_run(dpa_team *team, const dpa_job *job)
-    int dpa_job_run_part(const dpa_job *job, int part)
+    uint64_t dpa_team_start(dpa_team *team, const dpa_job *job, int caller)
+    int dpa_team_join(dpa_team *team, uint64_t gen, int64_t deadline_ns, int help)
+    int dpa_team_poll(dpa_team *team, uint64_t gen)
+    void dpa_team_cancel(dpa_team *team, uint64_t gen)
+    int dpa_job_run_range(const dpa_job *job, int64_t a, int64_t n)
+    int64_t dpa_now_ns()
     void dpa_team_stop(dpa_team *team)
 
 PATH_AVX2 = DPA_PATH_AVX2
@@ -282,6 +292,12 @@ cdef class PhiloxKernel(Kernel):
 
 # ---- filling records: jobs, and the team that runs their parts --------------
 
+#: The longest a caller stays in C without looking at Python's signals: a
+#: call longer than this takes the GIL between slices of this length, so that
+#: a KeyboardInterrupt arrives within about a slice plus one piece.
+cdef enum:
+    SLICE_NS = 100000000
+
 
 cdef int _job_for(dpa_job *job, kernel, cnp.ndarray out, bounds, ids, int64_t first,
                   int64_t step, int hash_offset, int paths) except -1:
@@ -292,10 +308,12 @@ cdef int _job_for(dpa_job *job, kernel, cnp.ndarray out, bounds, ids, int64_t fi
     sample id, five float64 fields) and, if the kernel has a hash field, its
     ``kernel.hash_size`` bytes at byte ``hash_offset`` (-1: no hash).
     ``bounds`` (``0 = b0 <= b1 <= ... <= len(out)``) cuts records ``0 ..
-    bounds[-1]-1`` into parts.  Record ``i``'s id is ``ids[i]`` if ``ids`` is
-    an int64 array, else ``first + i * step``.
+    bounds[-1]-1`` into parts; an int ``n`` is the one part ``[0, n]``.
+    Record ``i``'s id is ``ids[i]`` if ``ids`` is an int64 array, else
+    ``first + i * step``.  The checks read the arrays through NumPy's C API
+    (no Python attribute lookups), so that a call of one id stays cheap.
     """
-    cdef Py_ssize_t k, nparts = len(bounds) - 1
+    cdef Py_ssize_t k, nparts
     cdef int64_t n
     cdef cnp.ndarray arr
     cdef Kernel kern
@@ -305,27 +323,37 @@ cdef int _job_for(dpa_job *job, kernel, cnp.ndarray out, bounds, ids, int64_t fi
     kern = <Kernel>kernel
     if kern.fill == NULL or kern.plan == NULL:
         raise TypeError(f"kernel {type(kernel).__name__} has no fill function")
-    if out.ndim != 1 or not out.flags.c_contiguous or not out.flags.writeable:
+    if cnp.PyArray_NDIM(out) != 1 or not cnp.PyArray_IS_C_CONTIGUOUS(out) \
+            or not cnp.PyArray_ISWRITEABLE(out):
         raise ValueError("out must be a writeable C-contiguous 1-D array")
-    if out.itemsize < kern.record_size:
+    cdef int64_t itemsize = cnp.PyArray_ITEMSIZE(out)
+    if itemsize < kern.record_size:
         raise ValueError("record layout does not fit the item size")
     if hash_offset != -1:
         if kern.hash_size <= 0:
             raise ValueError(f"the {kern.scheme} scheme has no hash field")
-        if hash_offset < kern.record_size or hash_offset > out.itemsize - kern.hash_size:
+        if hash_offset < kern.record_size or hash_offset > itemsize - kern.hash_size:
             raise ValueError("record layout does not fit the item size")
-    if not (1 <= nparts <= DPA_TEAM_MAX_PARTS):
-        raise ValueError(f"a job has 1 to {DPA_TEAM_MAX_PARTS} parts, but got {nparts}")
-    job.bounds[0] = bounds[0]
-    if job.bounds[0] != 0:
-        raise ValueError("bounds must start at 0")
-    for k in range(1, nparts + 1):
-        job.bounds[k] = bounds[k]
-        if job.bounds[k] < job.bounds[k - 1]:
+    if isinstance(bounds, int):
+        nparts = 1
+        job.bounds[0] = 0
+        job.bounds[1] = bounds
+        if job.bounds[1] < 0:
             raise ValueError("bounds must not decrease")
+    else:
+        nparts = len(bounds) - 1
+        if not (1 <= nparts <= DPA_TEAM_MAX_PARTS):
+            raise ValueError(f"a job has 1 to {DPA_TEAM_MAX_PARTS} parts, but got {nparts}")
+        job.bounds[0] = bounds[0]
+        if job.bounds[0] != 0:
+            raise ValueError("bounds must start at 0")
+        for k in range(1, nparts + 1):
+            job.bounds[k] = bounds[k]
+            if job.bounds[k] < job.bounds[k - 1]:
+                raise ValueError("bounds must not decrease")
     n = job.bounds[nparts]
-    if n > out.shape[0]:
-        raise IndexError(f"bounds end at {n}, past the {out.shape[0]} records of out")
+    if n > cnp.PyArray_DIM(out, 0):
+        raise IndexError(f"bounds end at {n}, past the {cnp.PyArray_DIM(out, 0)} records of out")
     job.fill = kern.fill
     job.plan = kern.plan
     if ids is None:
@@ -333,19 +361,96 @@ cdef int _job_for(dpa_job *job, kernel, cnp.ndarray out, bounds, ids, int64_t fi
         job.ids.first = first
         job.ids.step = step
     else:
-        arr = ids
-        if arr.dtype != np.int64 or arr.ndim != 1 or not arr.flags.c_contiguous \
-                or arr.shape[0] < n:
+        if not isinstance(ids, cnp.ndarray):
+            raise ValueError("ids must be a C-contiguous int64 array covering the records")
+        arr = <cnp.ndarray>ids
+        if cnp.PyArray_TYPE(arr) != cnp.NPY_INT64 or cnp.PyArray_NDIM(arr) != 1 \
+                or not cnp.PyArray_IS_C_CONTIGUOUS(arr) or cnp.PyArray_DIM(arr, 0) < n:
             raise ValueError("ids must be a C-contiguous int64 array covering the records")
         job.ids.ids = <const int64_t *>cnp.PyArray_DATA(arr)
         job.ids.first = 0
         job.ids.step = 0
     job.rec = <char *>cnp.PyArray_DATA(out)
-    job.itemsize = out.itemsize
+    job.itemsize = itemsize
     job.hash_offset = hash_offset
     job.paths = paths
     job.nparts = <int>nparts
     job.chunk = 0
+    job.max_chunk = 0
+    job.grain = 1
+    job.row_len = 0
+    job.row_step = 0
+    job.notify_left = 0
+    return 0
+
+
+cdef int _pieces(dpa_job *job, int64_t chunk, int64_t max_chunk, int64_t grain,
+                 int64_t row_len, int64_t row_step) except -1:
+    """Piece sizes and the row layout (``row_len > 0``: ids ``first + r *
+    row_step + j * step`` for record ``j`` of row ``r``; no id array)."""
+    if chunk < 0 or max_chunk < 0 or grain < 1:
+        raise ValueError("chunk and max_chunk must be non-negative and grain positive")
+    if row_len < 0 or (row_len > 0 and job.ids.ids != NULL):
+        raise ValueError("rows need ids given as first and step, and row_len >= 0")
+    job.chunk = chunk
+    job.max_chunk = max_chunk
+    job.grain = grain
+    job.row_len = row_len
+    job.row_step = row_step
+    return 0
+
+
+#: Calls of at most this many records run with the GIL held: releasing and
+#: taking it back costs more than a few records.
+cdef enum:
+    SMALL_CALL = 16
+
+
+cdef int _run_here(dpa_job *job) except -1:
+    """Run all of ``job`` in this thread, in pieces of at most ``max_chunk``
+    records, looking at Python's signals every slice (see ``SLICE_NS``)."""
+    cdef int64_t a = 0, n = job.bounds[job.nparts], size, deadline
+    cdef int64_t piece = job.max_chunk if job.max_chunk > 0 else n
+    cdef int rc = 0
+    if n <= SMALL_CALL:
+        if dpa_job_run_range(job, 0, n) != 0:
+            raise MemoryError("dpa kernel could not allocate its scratch memory")
+        return 0
+    while True:
+        with nogil:
+            deadline = dpa_now_ns() + SLICE_NS
+            while a < n:
+                size = piece if piece < n - a else n - a
+                if dpa_job_run_range(job, a, size) != 0:
+                    rc = -1
+                a += size
+                if a < n and dpa_now_ns() >= deadline:
+                    break
+        if rc != 0:
+            raise MemoryError("dpa kernel could not allocate its scratch memory")
+        if a >= n:
+            return 0
+        PyErr_CheckSignals()  # a KeyboardInterrupt leaves the rest unwritten
+
+
+cdef int _join(dpa_team *team, uint64_t gen) except -1:
+    """Join job ``gen`` slice by slice; on an exception from a signal handler,
+    stop the job and wait until no participant writes any more, then raise."""
+    cdef int r
+    while True:
+        with nogil:
+            r = dpa_team_join(team, gen, dpa_now_ns() + SLICE_NS, 0)
+        if r != 0:
+            break
+        try:
+            PyErr_CheckSignals()
+        except BaseException:
+            dpa_team_cancel(team, gen)
+            with nogil:
+                dpa_team_join(team, gen, -1, 0)
+            raise
+    if r < 0:
+        raise MemoryError("dpa kernel could not allocate its scratch memory")
     return 0
 
 
@@ -354,9 +459,11 @@ cdef class Team:
 
     The caller starts ``threading.Thread(target=team.work, args=(k,))`` for
     ``k = 1, 2, ...`` and waits with :meth:`wait_ready`; :func:`fill` then
-    runs part ``k`` of a job in worker ``k``.  One job at a time: callers
-    serialise their use of a team.  A team is never freed (a worker may still
-    be inside it, and a forked child inherits it without its threads).
+    runs part ``k`` of a job in worker ``k``, and :meth:`start` runs a job in
+    the workers alone while the caller goes on.  One job at a time: callers
+    serialise their use of a team (``dpa._team``).  A team is never freed (a
+    worker may still be inside it, and a forked child inherits it without its
+    threads).
 
     Parameters
     ----------
@@ -386,6 +493,58 @@ cdef class Team:
         with nogil:
             dpa_team_wait_ready(self.team, count)
 
+    def start(self, kernel, cnp.ndarray out, bounds, ids, int64_t first, int64_t step,
+              int hash_offset, int paths, int64_t chunk, int64_t max_chunk=0,
+              int64_t grain=1, int64_t row_len=0, int64_t row_step=0,
+              int64_t notify_left=0):
+        """Post a background job and return its generation at once.
+
+        The ``len(bounds) - 1`` parts (or, with ``chunk > 0``, guided pieces)
+        run in workers ``1 .. len(bounds) - 1``, which must be running; the
+        caller takes no part.  The caller keeps ``out`` and ``ids`` alive and
+        unchanged until :meth:`poll` or :meth:`join` says the job is complete.
+        A joiner waits asleep until at most ``notify_left`` records are left
+        to take, then spins, so that it is awake when the job completes.
+        Other arguments as :func:`fill`.
+        """
+        cdef dpa_job job
+        _job_for(&job, kernel, out, bounds, ids, first, step, hash_offset, paths)
+        _pieces(&job, chunk, max_chunk, grain, row_len, row_step)
+        if notify_left < 0:
+            raise ValueError("notify_left must be non-negative")
+        job.notify_left = notify_left
+        if job.nparts >= DPA_TEAM_MAX_PARTS:
+            raise ValueError(f"a background job has at most {DPA_TEAM_MAX_PARTS - 1} parts")
+        return dpa_team_start(self.team, &job, 0)
+
+    def join(self, uint64_t gen, timeout=None, bint help=False):
+        """Wait for job ``gen`` (``timeout`` seconds at most; None: until done).
+
+        With ``help``, take the pieces of a background job that are left,
+        as a worker does, instead of only waiting.  Returns True when it is
+        complete (or superseded), False at the timeout; ``MemoryError`` if a
+        piece could not allocate scratch memory.  Signals are not looked at
+        here: call it in a loop with a timeout.
+        """
+        cdef int64_t deadline = -1
+        cdef int r
+        cdef int h = help
+        if timeout is not None:
+            deadline = dpa_now_ns() + <int64_t>(max(0.0, float(timeout)) * 1e9)
+        with nogil:
+            r = dpa_team_join(self.team, gen, deadline, h)
+        if r < 0:
+            raise MemoryError("dpa kernel could not allocate its scratch memory")
+        return r != 0
+
+    def poll(self, uint64_t gen):
+        """1 if job ``gen`` is complete, -1 if complete but a piece failed, else 0."""
+        return dpa_team_poll(self.team, gen)
+
+    def cancel(self, uint64_t gen):
+        """Make the participants of job ``gen`` stop after their current piece."""
+        dpa_team_cancel(self.team, gen)
+
     def stop(self):
         """Make the workers return from :meth:`work` once idle."""
         dpa_team_stop(self.team)
@@ -395,32 +554,40 @@ MAX_PARTS = DPA_TEAM_MAX_PARTS
 
 
 def fill(kernel, cnp.ndarray out, bounds, ids, int64_t first, int64_t step, int hash_offset,
-         int paths, Team team=None, int64_t chunk=0):
+         int paths, Team team=None, int64_t chunk=0, int64_t max_chunk=0, int64_t grain=1,
+         int64_t row_len=0, int64_t row_step=0):
     """Fill records ``out[:bounds[-1]]`` with ``kernel``, the GIL released.
 
-    Part ``k`` is records ``bounds[k] .. bounds[k+1]-1``.  With ``team``, part
-    0 runs in this thread and part ``k`` in worker ``k`` (which must be
-    running); with ``team`` and ``chunk > 0``, these ``len(bounds) - 1``
-    threads instead take guided pieces of at least ``chunk`` records until
-    all are done (``src/team.h``).
-    Without ``team``, the parts run one after another in this thread.  The
-    records depend on none of this.  See ``_job_for`` for the layout.
+    Part ``k`` is records ``bounds[k] .. bounds[k+1]-1`` (an int ``n``: one
+    part, ``[0, n]``).  With ``team``, part 0 runs in this thread and part
+    ``k`` in worker ``k`` (which must be running); with ``team`` and
+    ``chunk > 0``, these ``len(bounds) - 1`` threads instead take guided
+    pieces of ``chunk`` to ``max_chunk`` records (0: no upper limit), multiples
+    of ``grain``, until all are done (``src/team.h``).  Without ``team``, this
+    thread fills them all, in pieces of at most ``max_chunk``.  With
+    ``row_len > 0`` (and ``ids`` None) record ``j`` of row ``r`` (records
+    ``r * row_len ..``) is sample ``first + r * row_step + j * step``.
+
+    A call longer than 0.1 s looks at Python's signals every 0.1 s: a
+    KeyboardInterrupt stops every participant after its current piece, and
+    is raised once none writes into ``out`` any more.  The records depend on
+    none of this.  See ``_job_for`` for the layout.
     """
     cdef dpa_job job
-    cdef int rc = 0, k
-    if chunk < 0:
-        raise ValueError("chunk must be non-negative")
+    cdef uint64_t gen
     _job_for(&job, kernel, out, bounds, ids, first, step, hash_offset, paths)
-    job.chunk = chunk
-    with nogil:
-        if team is not None:
-            rc = dpa_team_run(team.team, &job)
-        else:
-            for k in range(job.nparts):
-                if dpa_job_run_part(&job, k) != 0:
-                    rc = -1
-    if rc != 0:
-        raise MemoryError("dpa kernel could not allocate its scratch memory")
+    _pieces(&job, chunk, max_chunk, grain, row_len, row_step)
+    if team is None or job.nparts <= 1:
+        _run_here(&job)
+    else:
+        with nogil:
+            gen = dpa_team_start(team.team, &job, 1)
+        _join(team.team, gen)
+
+
+def _now_ns():
+    """The monotonic clock of the team's deadlines (test hook)."""
+    return dpa_now_ns()
 
 
 def philox4x32_10(ctr, key):
@@ -506,6 +673,7 @@ def noise_pair(uint32_t a, uint32_t b):
 
 
 include "_gather.pxi"
+include "_pool.pxi"
 include "_shuffle.pxi"
 include "_stats.pxi"
 include "_json.pxi"

@@ -39,6 +39,7 @@ __all__ = [
     "Errors",
     "check_bool",
     "check_choice",
+    "check_id_range",
     "check_ids",
     "check_instance",
     "check_int",
@@ -313,6 +314,30 @@ def check_ids(ids: Any, name: str = "ids") -> tuple[int, range | np.ndarray]:
         if kind == "i" and arr.min() < 0:
             raise ValueError(f"sample ids must be non-negative, but got {int(arr.min())}")
     return arr.shape[0], arr.astype(np.int64, copy=False)
+
+
+def check_id_range(ids: range, name: str = "ids") -> tuple[int, int, int]:
+    """A ``range`` of sample ids as ``(count, first, step)``, checked as
+    :func:`check_ids` checks ranges; cheap, for one-id calls.  A range of one
+    id has step 1 (its own step may not fit in int64)."""
+    n = check_range_length(ids, name)
+    if n == 0:
+        return 0, 0, 1
+    first = ids.start
+    if n == 1:
+        if first < 0:
+            raise ValueError(f"sample ids must be non-negative, but the range holds {first}")
+        if first > MAX_SAMPLE_ID:
+            raise ValueError(f"sample ids must be at most 2**63-1, but the range holds {first}")
+        return 1, first, 1
+    step = ids.step
+    last = first + (n - 1) * step
+    lo, hi = (first, last) if step > 0 else (last, first)
+    if lo < 0:
+        raise ValueError(f"sample ids must be non-negative, but the range holds {lo}")
+    if hi > MAX_SAMPLE_ID:
+        raise ValueError(f"sample ids must be at most 2**63-1, but the range holds {hi}")
+    return n, first, step
 
 
 def check_out(out: Any, n: int, dtype: np.dtype, name: str = "out") -> np.ndarray:

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from . import _core, _team
-from ._validate import check_bool, check_ids, check_out, check_positive_int
-from .config import AugmentationConfig
+from ._validate import check_bool, check_id_range, check_ids, check_int, check_out, check_positive_int
+from .config import DEFAULT_CONFIG, AugmentationConfig
 from .records import HASH_OFFSET, MAX_SAMPLE_ID, PARAM_DTYPE, PARAM_HASH_DTYPE, record_dtype
 from .seeding import SCHEMES, Seeding
 
@@ -36,10 +36,12 @@ __all__ = [
     "available_kernel_paths",
     "default_threads",
     "generate",
+    "generate_background",
     "generate_seeded",
     "get_kernel_paths",
     "record_dtype",
     "set_kernel_paths",
+    "set_pool_limit",
 ]
 
 default_threads = _team.default_threads
@@ -106,10 +108,136 @@ def kernel_path_bits() -> int:
     return _paths
 
 
-# ---- generating --------------------------------------------------------------
+# ---- how a call is cut into work -------------------------------------------------
 
-#: Below this many records per thread, splitting costs more than it saves.
-_MIN_PER_THREAD = 4096
+#: A thread is given a part of a call only if the part is at least this much
+#: work (nanoseconds, from the scheme's cost per record): waking a worker that
+#: spins costs about a microsecond, and the caller never waits for one that
+#: sleeps (``src/team.h``), but a part must pay for the handover and for the
+#: last piece's imbalance.
+_MIN_PART_NS = 25_000
+#: Smallest guided piece, in nanoseconds of work (then rounded up to the
+#: kernel's group of records).
+_MIN_PIECE_NS = 4_000
+#: Largest guided piece, in nanoseconds of work.  It bounds how long a
+#: KeyboardInterrupt waits for the pieces running when it arrives, and how
+#: long one participant may still be working when the others have run out of
+#: pieces (a caller that joins a job late, a thread descheduled mid-piece).
+_MAX_PIECE_NS = 1_000_000
+#: A caller waiting for a background job is woken this long (nanoseconds of
+#: work per thread) before the job's end, and spins from then: waking a
+#: sleeping thread costs tens of microseconds on a virtual machine, which
+#: would otherwise leave the workers idle at every block of a stream.
+_NOTIFY_NS = 200_000
+
+
+class _Plan:
+    """What a call needs of one (seeding, config): the compiled kernel and how
+    to cut records into parts and pieces, built once per pair (see :func:`plan`)."""
+
+    __slots__ = ("seeding", "config", "kernel", "has_hash", "part_records", "chunk",
+                 "max_chunk", "grain", "notify_records")
+
+    def __init__(self, seeding: Seeding, config: AugmentationConfig) -> None:
+        self.seeding = seeding
+        self.config = config
+        self.kernel = seeding.kernel(config)
+        self.has_hash = seeding.has_hash
+        ns = seeding.ns_per_record
+        self.grain = grain = seeding.group
+        self.part_records = max(1, int(_MIN_PART_NS / ns))
+        self.chunk = max(1, -(-int(_MIN_PIECE_NS / ns) // grain)) * grain
+        self.max_chunk = max(self.chunk, int(_MAX_PIECE_NS / ns) // grain * grain)
+        self.notify_records = int(_NOTIFY_NS / ns)
+
+    def parts(self, n: int, threads: int | None) -> int:
+        """Parts of a call of ``n`` records: one per thread, each worth a part."""
+        most = n // self.part_records
+        if most < 2:
+            return 1
+        if threads is None:
+            threads = default_threads()
+        return max(1, min(threads, most, _team.MAX_PARTS))
+
+    def layout(self, rows: tuple[int, int] = (0, 0)) -> tuple[int, ...]:
+        """``(chunk, max_chunk, grain, row_len, row_step)`` for ``_core.fill``:
+        the team's guided pieces, and the rows of :class:`IdRows` ids."""
+        return (self.chunk, self.max_chunk, self.grain) + rows
+
+
+class IdRows:
+    """IdRows(first, step, row_len, row_step, rows)
+
+    Sample ids laid out in rows, never materialised: record ``j`` of row ``r``
+    (record ``r * row_len + j``) is sample ``first + r * row_step + j * step``.
+    Round-robin batches of a range are rows of one such job.  Accepted as
+    ``ids`` by :func:`generate_seeded` and :func:`generate_background`
+    (internal; the batch engine makes them).
+    """
+
+    __slots__ = ("first", "step", "row_len", "row_step", "rows")
+
+    def __init__(self, first: int, step: int, row_len: int, row_step: int, rows: int) -> None:
+        if row_len < 1 or rows < 1:
+            raise ValueError(f"IdRows needs row_len and rows >= 1, got {row_len}, {rows}")
+        last_col = first + (row_len - 1) * step
+        corners = (first, last_col, first + (rows - 1) * row_step,
+                   last_col + (rows - 1) * row_step)
+        if min(corners) < 0 or max(corners) > MAX_SAMPLE_ID:
+            raise ValueError("IdRows holds sample ids outside [0, 2**63-1]")
+        # A step that is never used may not fit in int64: make it harmless.
+        self.first, self.step, self.row_len, self.row_step, self.rows = (
+            first, step if row_len > 1 else 1, row_len, row_step if rows > 1 else 0, rows)
+
+    def __len__(self) -> int:
+        return self.row_len * self.rows
+
+    def row(self, r: int) -> range:
+        """The ids of row ``r``, as a range."""
+        start = self.first + r * self.row_step
+        return range(start, start + self.row_len * self.step, self.step)
+
+
+#: Plans by identity of (seeding, config): a lookup costs a dict probe, not
+#: hashing the values.  Each entry holds its seeding and config, so their ids
+#: stay theirs; bounded, cleared when full.
+_PLANS: dict[tuple[int, int], _Plan] = {}
+_MAX_PLANS = 256
+
+
+def plan(seeding: Seeding, config: AugmentationConfig | None) -> _Plan:
+    """The cached :class:`_Plan` of ``seeding`` and ``config`` (None: DPA's defaults)."""
+    if config is None:
+        config = DEFAULT_CONFIG
+    p = _PLANS.get((id(seeding), id(config)))
+    if p is None or p.config is not config or p.seeding is not seeding:
+        p = _Plan(seeding, config)  # checks the config
+        if len(_PLANS) >= _MAX_PLANS:
+            _PLANS.clear()
+        _PLANS[(id(seeding), id(config))] = p
+    return p
+
+
+#: Seedings of ``generate``'s keywords, for keywords of exact types (a bool
+#: equals an int as a key, and must still be refused by the checks).
+_SEEDINGS: dict[tuple[Any, ...], Seeding] = {}
+
+
+def _seeding(scheme: Any, rank: Any, base_seed: Any, epoch: Any) -> Seeding:
+    if type(scheme) is str and type(base_seed) is int and type(epoch) is int \
+            and (rank is None or type(rank) is int):
+        key = (scheme, rank, base_seed, epoch)
+        seeding = _SEEDINGS.get(key)
+        if seeding is None:
+            seeding = Seeding.from_args(scheme, rank, base_seed, epoch)
+            if len(_SEEDINGS) >= _MAX_PLANS:
+                _SEEDINGS.clear()
+            _SEEDINGS[key] = seeding
+        return seeding
+    return Seeding.from_args(scheme, rank, base_seed, epoch)
+
+
+# ---- generating --------------------------------------------------------------
 
 
 def generate(
@@ -178,8 +306,44 @@ def generate(
     >>> p = dpa.generate(range(1000), dpa.get_preset("mild"))
     >>> p["rotation"][:3]  # doctest: +SKIP
     """
-    seeding = Seeding.from_args(scheme, rank, base_seed, epoch)
-    return generate_seeded(ids, config, seeding, out=out, threads=threads, hash=hash)
+    return generate_seeded(ids, config, _seeding(scheme, rank, base_seed, epoch), out=out,
+                           threads=threads, hash=hash)
+
+
+def _prepare(ids: Any, config: AugmentationConfig | None, seeding: Seeding,
+             out: np.ndarray | None, threads: Any, hash: Any) -> tuple[Any, ...]:
+    """Check a call's arguments: ``(plan, n, id_array, first, step, rows, out,
+    hash_offset, threads)``, ``out`` allocated if not given."""
+    p = plan(seeding, config)
+    if hash is False:
+        hash_offset, dtype = -1, PARAM_DTYPE
+    elif check_bool(hash, "hash"):
+        if not p.has_hash:
+            raise ValueError(f"hash=True needs scheme='dpa'; scheme={seeding.scheme!r} has "
+                             "no hash")
+        hash_offset, dtype = HASH_OFFSET, PARAM_HASH_DTYPE
+    else:
+        hash_offset, dtype = -1, PARAM_DTYPE
+    if threads is not None:
+        threads = check_positive_int(threads, "threads")
+    rows = (0, 0)
+    if type(ids) is range:
+        n, first, step = check_id_range(ids)
+        id_array = None
+    elif type(ids) is IdRows:
+        n, first, step, id_array = len(ids), ids.first, ids.step, None
+        rows = (ids.row_len, ids.row_step)
+    else:
+        n, ids_ = check_ids(ids)
+        if isinstance(ids_, range):
+            _, first, step = check_id_range(ids_)
+            id_array = None
+        else:
+            id_array, first, step = np.ascontiguousarray(ids_), 0, 0
+    out = records(n, dtype) if out is None else check_out(out, n, dtype)
+    if id_array is not None and n and np.may_share_memory(id_array, out):
+        id_array = id_array.copy()  # the ids would be overwritten as they are read
+    return p, n, id_array, first, step, rows, out, hash_offset, threads
 
 
 def generate_seeded(ids: Any, config: AugmentationConfig | None, seeding: Seeding, *,
@@ -191,24 +355,104 @@ def generate_seeded(ids: Any, config: AugmentationConfig | None, seeding: Seedin
     what streams, samplers and verification call, so that every path seeds
     records the same way.
     """
-    kernel = seeding.kernel(config)
-    if check_bool(hash, "hash") and not seeding.has_hash:
-        raise ValueError(f"hash=True needs scheme='dpa'; scheme={seeding.scheme!r} has no hash")
-    nthreads = None if threads is None else check_positive_int(threads, "threads")
-    n, ids_ = check_ids(ids)
-    dtype = record_dtype(hash)
-    out = np.empty(n, dtype) if out is None else check_out(out, n, dtype)
+    if type(ids) is range and out is None and hash is False and threads is None:
+        # The lean path of a small call of a range: one part, nothing else to check.
+        p = plan(seeding, config)
+        n, first, step = check_id_range(ids)
+        if n < 2 * p.part_records:
+            out = records(n, PARAM_DTYPE)
+            if n:
+                _core.fill(p.kernel, out, n, None, first, step, -1, _paths, None, 0,
+                           p.max_chunk, p.grain)
+            return out
+    p, n, id_array, first, step, rows, out, hash_offset, threads = _prepare(
+        ids, config, seeding, out, threads, hash)
     if n == 0:
         return out
-    if isinstance(ids_, range):
-        id_array, first, step = None, ids_[0], ids_.step
+    parts = p.parts(n, threads)
+    if parts == 1:
+        _core.fill(p.kernel, out, n, id_array, first, step, hash_offset, _paths, None, 0,
+                   p.max_chunk, p.grain, *rows)
     else:
-        id_array, first, step = np.ascontiguousarray(ids_), 0, 0
-        if np.may_share_memory(id_array, out):  # the ids would be overwritten as read
-            id_array = id_array.copy()
-    if nthreads is None:  # small calls skip looking up the CPUs
-        nthreads = default_threads() if n >= 2 * _MIN_PER_THREAD else 1
-    parts = max(1, min(nthreads, n // _MIN_PER_THREAD, _team.MAX_PARTS))
-    bounds = [n * k // parts for k in range(parts + 1)]
-    _team.fill(kernel, out, bounds, id_array, first, step, HASH_OFFSET if hash else -1, _paths)
+        _team.fill(p.kernel, out, [n * k // parts for k in range(parts + 1)], id_array, first,
+                   step, hash_offset, _paths, *p.layout(rows))
     return out
+
+
+def generate_background(ids: Any, config: AugmentationConfig | None, seeding: Seeding, *,
+                        out: np.ndarray | None = None, threads: int | None = None,
+                        hash: bool = False) -> _team.Background:
+    """generate_background(ids, config, seeding, *, out=None, threads=None, hash=False)
+
+    Start :func:`generate_seeded` on the worker team and return at once.
+
+    The workers (``threads``, default :func:`default_threads`, fewer for a
+    small call) fill ``out`` while the caller goes on; ``.wait()`` on the
+    returned :class:`dpa._team.Background` blocks until every record is
+    written and returns the array, ``.done()`` says whether it is, and
+    ``.cancel()`` stops the workers early.  Until ``wait`` returned, ``out``
+    belongs to the job: the caller must not hand it out, and ids given as an
+    array must not change.  The records are those :func:`generate_seeded`
+    gives, bit for bit.
+    """
+    p, n, id_array, first, step, rows, out, hash_offset, threads = _prepare(
+        ids, config, seeding, out, threads, hash)
+    if threads is None:
+        threads = default_threads()
+    workers = max(1, min(threads, n // p.part_records, _team.MAX_PARTS - 1))
+    return _team.start(p.kernel, out, workers if n else 0, id_array, first, step,
+                       hash_offset, _paths, p.layout(rows), workers * p.notify_records)
+
+
+# ---- result arrays ------------------------------------------------------------------
+
+
+def _initial_pool_limit() -> int:
+    """``DPA_POOL_MB`` MiB if set, else 1 GiB or an eighth of the machine's memory."""
+    env = os.environ.get("DPA_POOL_MB")
+    if env:
+        try:
+            mb = int(env)
+        except ValueError:
+            mb = -1
+        if mb < 0:
+            raise ValueError(f"DPA_POOL_MB should be a non-negative integer, got {env!r}")
+        return mb << 20
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        physical = 8 << 30
+    return min(1 << 30, physical // 8)
+
+
+_pool_limit = _initial_pool_limit()
+_core.pool_set_limit(_pool_limit)
+
+
+def set_pool_limit(nbytes: int) -> int:
+    """set_pool_limit(nbytes)
+
+    Bound the memory kept for new result arrays; returns the previous bound.
+
+    A result array of at least 1 MiB that :func:`generate` allocates (no
+    ``out=``) comes from a pool of mappings whose pages were touched before:
+    when such an array and all its views are gone, its memory is kept, up to
+    ``nbytes`` in all (oldest first out), for the next result of about the
+    same size, which then costs no page faults.  ``0`` keeps nothing (every
+    large result is fresh memory).  The initial bound is ``DPA_POOL_MB``
+    MiB, or else 1 GiB or an eighth of the machine's memory, whichever is
+    smaller.  An array is never reused while it is alive.
+    """
+    global _pool_limit
+    nbytes = check_int(nbytes, "nbytes", minimum=0)
+    previous, _pool_limit = _pool_limit, nbytes
+    _core.pool_set_limit(nbytes)
+    return previous
+
+
+def records(n: int, dtype: np.dtype) -> np.ndarray:
+    """A new record array of ``n`` records of ``dtype`` (what ``generate``
+    returns): from the pool of touched pages when large (:func:`set_pool_limit`)."""
+    if n * dtype.itemsize >= _core.POOL_MIN_BYTES and _pool_limit:
+        return _core.empty_pooled(n, dtype)
+    return _core.empty_records(n, dtype)

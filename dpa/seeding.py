@@ -138,6 +138,12 @@ class Seeding:
         """About what one record costs one thread, in nanoseconds (work splitting)."""
         return _scheme(self.scheme).ns_per_record
 
+    @property
+    def group(self) -> int:
+        """Records the scheme's kernel computes together: pieces of a call shared
+        by threads are multiples of it."""
+        return _scheme(self.scheme).group
+
     def kernel(self, config: AugmentationConfig | None = None) -> Any:
         """The compiled kernel of this seeding for ``config`` (built once, cached)."""
         if config is None:
@@ -206,6 +212,9 @@ class _DPAScheme:
     has_hash = True
     #: One thread, SHA-NI and AVX2: about 1.2M records/s at depth 10.
     ns_per_record = 800.0
+    #: ``dpa_fill`` hashes first messages and seeds MT19937 for 32 lanes at a
+    #: time (``DPA_GROUP`` in ``src/dpa_kernel.c``), whatever the call's size.
+    group = 32
 
     def check(self, s: Seeding) -> None:
         if not isinstance(s.prefix, bytes):
@@ -283,6 +292,8 @@ class _PhiloxScheme:
     has_hash = False
     #: One thread, AVX2: about 65M records/s.
     ns_per_record = 15.0
+    #: The AVX2 kernel computes 8 lanes at a time.
+    group = 8
 
     def check(self, s: Seeding) -> None:
         if s.prefix != b"":

@@ -47,7 +47,8 @@ class ParamStream(Iterator):
         The seeding as a value, instead of the four keywords above.
 
     Iterating consumes the stream, as DPA's generator does; ``position`` counts
-    the samples consumed.  ``len(stream)`` is the total number of samples.
+    the samples consumed, and array consumers (the batch engine) move it as
+    they take ids.  ``len(stream)`` is the total number of samples.
     """
 
     def __init__(
@@ -85,7 +86,8 @@ class ParamStream(Iterator):
         self.chunk_size = chunk_size
         self.param_seeding = param_seeding
         self.position = 0
-        self._buffer: list[dict[str, Any]] = []
+        self._buffer: list[dict[str, Any]] = []  # dicts of positions _buffer_at, ...
+        self._buffer_at = 0
         self._dict_extra: dict[str, Any] = {}  # keys every dict gets (the distributed "rank")
 
     def __repr__(self) -> str:
@@ -141,7 +143,9 @@ class ParamStream(Iterator):
             yield self.generate(rest[a:a + block_size], hash=hash)
 
     def _next_dict(self) -> dict[str, Any]:
-        if not self._buffer:
+        if not self._buffer or self._buffer_at != self.position:
+            # Nothing generated ahead for this position (array consumers move
+            # the position freely): generate from here.
             if self.position >= len(self.ids):
                 raise StopIteration
             block = self.ids[self.position:self.position + _DICT_BLOCK]
@@ -149,6 +153,7 @@ class ParamStream(Iterator):
             self._buffer = records_to_dicts(records, **self._dict_extra)
             self._buffer.reverse()
         self.position += 1
+        self._buffer_at = self.position
         return self._buffer.pop()
 
     def __next__(self) -> dict[str, Any] | list[dict[str, Any]]:

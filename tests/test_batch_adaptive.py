@@ -279,3 +279,27 @@ def test_controller_validation():
         AdaptiveController(0)
     with pytest.raises(InvalidBatchConfigError, match="drift"):
         AdaptiveController(8, drift=0)
+
+
+@pytest.mark.parametrize("name", ["cache-1024", "cache-50"])
+def test_lookahead_keeps_adaptive_behaviour(name):
+    """Over a dpa stream (records generated ahead in blocks, batches sliced or
+    copied across blocks) ADAPTIVE learns as over an array: the same sizes,
+    within 25% of the best, at least 90% of the best fixed size's throughput."""
+    cost, n, best_size = CONSUMERS[name]
+    n = min(n, 300_000)
+    t_fixed, _ = best_fixed(n, cost, range(1, 4 * best_size))
+    _, array_sizes, _ = run_adaptive(n, cost)
+    clock = Clock()
+    cfg = BatchConfig(strategy=S.ADAPTIVE, batch_size=32)
+    p = BatchProcessor(S.ADAPTIVE, cfg, probe=plenty, clock=clock)
+    stream = dpa.stream_augmentation_chain(n, scheme="philox", base_seed=2)
+    sizes, ids = [], []
+    for batch in p.process_stream(stream):
+        clock.t += cost(len(batch))
+        sizes.append(len(batch))
+        ids.append(batch["sample_id"].copy())
+    assert sizes == array_sizes
+    assert np.concatenate(ids).tolist() == list(range(n))
+    assert abs(p.controller.size / best_size - 1) <= 0.25
+    assert t_fixed / clock.t >= 0.90

@@ -435,19 +435,20 @@ def test_sequential_batch_size_change_takes_effect():
 
 
 def test_philox_batches_are_slices_of_blocks_generated_ahead():
-    """Philox batches come from blocks of up to AHEAD_BATCHES batches: disjoint
-    views, the stream's position still advancing batch by batch."""
+    """Batches come from blocks of at most a quarter of the lookahead (here 4 batches of
+    48-byte records): disjoint views, the stream's position still advancing
+    batch by batch."""
     from dpa.batch.sources import StreamSource
 
     stream = dpa.stream_augmentation_chain(1000, CONFIG, scheme="philox", base_seed=3)
-    source = StreamSource(stream)
+    source = StreamSource(stream, lookahead_bytes=4 * 400 * 48)
     batches = []
     while (b := source.take(100)) is not None:
         batches.append(b)
         assert stream.position == 100 * len(batches)
     assert len(batches) == 10
     assert batches[0].base is not None and batches[0].base is batches[3].base
-    assert batches[4].base is not batches[3].base  # a new block after AHEAD_BATCHES
+    assert batches[4].base is not batches[3].base  # a new block after 4 batches
     for a, b in itertools.combinations(batches, 2):
         assert not np.shares_memory(a, b)
     assert np.concatenate(batches).tobytes() == dpa.generate(

@@ -151,6 +151,36 @@ def test_cpu_model_unreadable(tmp_path):
     assert machine.cpu_model(str(info)) == "Test CPU 9000"
 
 
+def test_hotpath_rows_are_complete():
+    """The hot-path section's rows: every figure with its baseline, ratio and target
+    (tiny sizes: not a timed test)."""
+    from dpa.bench import hotpath
+
+    rows = hotpath.run(True, dpa=8192, philox=70_000, fresh=100_000, calls=3000,
+                       random_calls=50, oracle_calls=50, one_id_calls=500, overlap_batches=2,
+                       rss=100_000, rounds=1)
+    names = [r["name"] for r in rows]
+    assert len(names) == len(set(names))
+    expected = {"dpa_bulk", "philox_bulk", "philox_fresh", "philox_one_id",
+                "gen_augmentation_params_consecutive", "gen_augmentation_params_random",
+                "dpa_overlap_b4096", "philox_stream_peak_rss", "philox_memory_optimized_default",
+                "dpa_loop_b256", "dpa_loop_b4096"}
+    expected |= {f"dpa_{s}_b{b}" for s in ("sequential", "round_robin", "memory_optimized")
+                 for b in (8, 32, 256, 4096)}
+    expected |= {f"philox_{s}_b{b}" for s in ("sequential", "round_robin", "memory_optimized")
+                 for b in (256, 4096, 65536)}
+    assert expected <= set(names)
+    for r in rows:
+        assert r["bench"] == "hotpath" and r["unit"] and r["what"]
+        if r["baseline"] is not None and r["name"] != "philox_stream_peak_rss":
+            assert _positive(r["value"]) and _positive(r["baseline_value"])
+            assert r["ratio"] == pytest.approx(r["value"] / r["baseline_value"])
+        if r["target"] is not None and r["value"] is not None:
+            assert isinstance(r["met"], bool)
+    with pytest.raises(ValueError, match="unknown size"):
+        hotpath.run(True, bogus=1)
+
+
 def test_schemes_section_rows():
     """The philox rows, each with its baseline measured in the same run (tiny
     sizes: not a timed test)."""

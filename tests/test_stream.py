@@ -106,3 +106,19 @@ def test_gen_augmentation_params_rank_as_dpa():
     assert d["hash"] == dpa.generate([3], MILD, hash=True, rank=0)["hash"][0].decode()
     with pytest.raises(ValueError, match="rank"):
         dpa.gen_augmentation_params(3, MILD, 1)
+
+
+def test_dicts_follow_the_position_array_consumers_move():
+    """Dicts generated ahead are for the positions they were made at: after a
+    batch consumer (or a rewind) moves the position, iteration gives the dict
+    of the new position."""
+    s = dpa.stream_augmentation_chain(3000, MILD)
+    assert next(s) == dpa.gen_augmentation_params(0, MILD)
+    p = dpa.BatchProcessor(dpa.BatchStrategy.SEQUENTIAL,
+                           dpa.BatchConfig(strategy=dpa.BatchStrategy.SEQUENTIAL, batch_size=10))
+    batch = next(iter(p.process_stream(s)))
+    assert batch["sample_id"].tolist() == list(range(1, 11)) and s.position == 11
+    assert next(s) == dpa.gen_augmentation_params(11, MILD)
+    s.position = 3
+    assert next(s) == dpa.gen_augmentation_params(3, MILD)
+    assert next(s) == dpa.gen_augmentation_params(4, MILD)

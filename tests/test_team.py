@@ -1,9 +1,11 @@
 """The worker team (``src/team.c``): parts of a job give the records of one call."""
 
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -88,15 +90,23 @@ def _run(code, **env):
 
 
 def test_no_spin_gives_same_records():
-    """DPA_SPIN_US=0: workers and caller sleep at once; same records."""
+    """DPA_SPIN_US=0: workers and caller sleep at once; same records.  Workers
+    asleep when the caller has done every piece of a small call are revoked:
+    many two-part calls, all right."""
     code = (
-        "import dpa\n"
+        "import numpy as np, dpa\n"
         "r = range(0, 40000)\n"
         "a = dpa.generate(r, scheme='philox', threads=3)\n"
         "b = dpa.generate(r, scheme='philox', threads=1)\n"
         "c = dpa.generate(range(9000), hash=True, threads=2)\n"
         "d = dpa.generate(range(9000), hash=True, threads=1)\n"
-        "print(a.tobytes() == b.tobytes() and c.tobytes() == d.tobytes())\n"
+        "ok = a.tobytes() == b.tobytes() and c.tobytes() == d.tobytes()\n"
+        "ref = dpa.generate(range(19200), threads=1)\n"
+        "buf = np.empty(64, dpa.PARAM_DTYPE)\n"
+        "for s in range(0, 19200, 64):\n"
+        "    dpa.generate(range(s, s + 64), out=buf, threads=2)\n"
+        "    ok = ok and buf.tobytes() == ref[s:s + 64].tobytes()\n"
+        "print(ok)\n"
     )
     proc = _run(code, DPA_SPIN_US="0")
     assert proc.returncode == 0, proc.stderr
@@ -190,3 +200,137 @@ def test_fill_checks_layout_from_the_kernels_declaration():
     # the base type alone has no fill function and is refused, not called
     with pytest.raises(TypeError, match="has no fill function"):
         _core.fill(_core.Kernel(), np.zeros(10, dpa.PARAM_DTYPE), [0, 10], None, 0, 1, -1, 0)
+
+
+# ---- background jobs, stop requests, fork --------------------------------------------
+
+def _background(n, seeding, threads=None, hash=False, ids=None):
+    out = np.zeros(n, records.record_dtype(hash))
+    handle = engine.generate_background(range(n) if ids is None else ids, MOD, seeding,
+                                        out=out, threads=threads, hash=hash)
+    return handle, out
+
+
+@pytest.mark.parametrize("scheme,n", [("dpa", 20_000), ("philox", 400_000)])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_background_equals_foreground(scheme, n, threads):
+    seeding = dpa.Seeding.from_args(scheme)
+    handle, out = _background(n, seeding, threads)
+    assert handle.wait(help=threads == 1) is out  # help: the waiter takes pieces too
+    assert handle.done() and _team.team()._owner is None
+    assert out.tobytes() == engine.generate_seeded(range(n), MOD, seeding, threads=1).tobytes()
+    ids = np.arange(7, 7 + 3 * n, 3)[::-1].copy()
+    handle, out = _background(n, seeding, threads, ids=ids)
+    assert handle.wait().tobytes() == engine.generate_seeded(ids, MOD, seeding).tobytes()
+
+
+def test_background_while_team_busy_runs_at_wait():
+    seeding = dpa.Seeding()
+    first, out1 = _background(50_000, seeding)
+    second, out2 = _background(3_000, seeding)  # the team is owned by the first job
+    assert second._state == "lazy" and not second.done()
+    ref = dpa.generate(range(50_000), MOD)
+    assert second.wait().tobytes() == ref[:3_000].tobytes()
+    assert first.wait().tobytes() == ref.tobytes()
+
+
+def test_cancelled_background_is_made_whole_by_wait():
+    seeding = dpa.Seeding()
+    handle, out = _background(100_000, seeding)
+    handle.cancel()
+    assert not handle.done()
+    assert handle.wait().tobytes() == dpa.generate(range(100_000), MOD).tobytes()
+
+
+def test_foreground_call_reaps_a_finished_background_job():
+    seeding = dpa.Seeding("philox")
+    handle, out = _background(100_000, seeding)
+    while not handle.done():
+        pass
+    team = _team.team()
+    assert team._owner is handle  # complete, not yet reaped
+    dpa.generate(range(200_000), MOD, scheme="philox", threads=2)  # reaps it, uses the team
+    assert team._owner is None
+    assert handle.wait().tobytes() == dpa.generate(range(100_000), MOD, scheme="philox").tobytes()
+
+
+_FORK_CODE = """
+import os, numpy as np, dpa
+from dpa import engine
+ref = dpa.generate(range(60000), threads=1)
+out = np.zeros(60000, dpa.PARAM_DTYPE)
+handle = engine.generate_background(range(60000), None, dpa.Seeding(), out=out)
+pid = os.fork()
+if pid == 0:  # the parent's workers did not come along: the child refills its copy
+    ok = handle.wait().tobytes() == ref.tobytes()
+    ok = ok and dpa.generate(range(60000), threads=2).tobytes() == ref.tobytes()
+    os._exit(0 if ok else 1)
+ok = handle.wait().tobytes() == ref.tobytes()
+_, status = os.waitpid(pid, 0)
+print(ok, os.waitstatus_to_exitcode(status))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_fork_while_a_background_job_runs():
+    proc = _run(_FORK_CODE)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", "0"]
+
+
+_SIGINT_CODE = """
+import sys, time, numpy as np, dpa
+from dpa import engine
+n = 4_000_000  # several seconds on two threads
+out = np.zeros(n, dpa.PARAM_DTYPE)
+for threads in (2, 1):
+    print("go", flush=True)
+    t0 = time.monotonic()
+    try:
+        dpa.generate(range(n), out=out, threads=threads)
+        print("finished", flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+    snapshot = out.view(np.uint64).copy()
+    time.sleep(0.15)
+    same = np.array_equal(out.view(np.uint64), snapshot)
+    print("unchanged" if same else "written", flush=True)
+print("waiting", flush=True)
+handle = engine.generate_background(range(n), None, dpa.Seeding(), out=out)
+try:
+    handle.wait()
+    print("finished", flush=True)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+ref = dpa.generate(range(20000), threads=1)
+ok = dpa.generate(range(20000), threads=2).tobytes() == ref.tobytes()
+part = np.empty(20000, dpa.PARAM_DTYPE)
+handle = engine.generate_background(range(20000), None, dpa.Seeding(), out=part)
+ok = ok and handle.wait().tobytes() == ref.tobytes()
+print("healthy" if ok else "broken", flush=True)
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or sys.platform == "win32",
+                    reason="POSIX signals")
+def test_ctrl_c_stops_a_long_generate_quickly():
+    """SIGINT during a long generate (team and one thread) and during a wait for
+    a background job: KeyboardInterrupt within a fraction of a second, the
+    buffer not written afterwards, and the process generates correctly again."""
+    proc = subprocess.Popen([sys.executable, "-c", _SIGINT_CODE], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for _ in range(3):
+            assert proc.stdout.readline().strip() in ("go", "waiting")
+            time.sleep(0.2)
+            sent = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            assert proc.stdout.readline().strip() == "interrupted"
+            assert time.monotonic() - sent < 1.0  # the whole call takes several seconds
+            if _ < 2:
+                assert proc.stdout.readline().strip() == "unchanged"
+        assert proc.stdout.readline().strip() == "healthy"
+        assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.wait()

@@ -137,7 +137,7 @@ def check_strategy(value: Any, name: str = "strategy") -> BatchStrategy:
 
 @dataclass
 class BatchConfig:
-    """BatchConfig(strategy, batch_size=None, max_memory_mb=1000, min_batch_size=1, adaptive_sizing=True, max_batch_size=None, sample_size_bytes=None, window_size=None, reuse_buffers=False, probe_interval=0.05)
+    """BatchConfig(strategy, batch_size=None, max_memory_mb=1000, min_batch_size=1, adaptive_sizing=True, max_batch_size=None, sample_size_bytes=None, window_size=None, reuse_buffers=False, probe_interval=0.05, lookahead_bytes=None)
 
     How a :class:`BatchProcessor` cuts a stream into batches.
 
@@ -182,6 +182,12 @@ class BatchConfig:
     probe_interval : float
         Seconds between memory probes (a probe costs ~0.1 ms); 0 probes
         before every batch.
+    lookahead_bytes : int, optional
+        dpa streams: bytes of records generated ahead of the consumer, in
+        blocks made by the worker team in the background while the consumer
+        works on the batch before (:mod:`dpa.lookahead`).  None: 32 MiB
+        (``dpa.lookahead.DEFAULT_LOOKAHEAD_BYTES``); at least one batch is
+        always held; 0: each batch is generated when it is asked for.
 
     Raises
     ------
@@ -206,6 +212,7 @@ class BatchConfig:
     window_size: int | None = None
     reuse_buffers: bool = False
     probe_interval: float = 0.05
+    lookahead_bytes: int | None = None
 
     def __post_init__(self) -> None:
         self._validate()
@@ -243,6 +250,8 @@ class BatchConfig:
         set_(self, "reuse_buffers", check_bool(self.reuse_buffers, "reuse_buffers"))
         set_(self, "probe_interval",
              check_number(self.probe_interval, "probe_interval", positive=False))
+        set_(self, "lookahead_bytes",
+             check_int(self.lookahead_bytes, "lookahead_bytes", minimum=0, optional=True))
         lo, hi, bs = self.min_batch_size, self.max_batch_size, self.batch_size
         check_at_most(lo, "min_batch_size", hi, "max_batch_size")
         if self.strategy is BatchStrategy.ROUND_ROBIN:

@@ -44,9 +44,10 @@ class BatchIterator(Iterator):
     ``TypeError``.  ``close()`` stops it early.
     """
 
-    def __init__(self, gen: Iterator[Any], length: int | None) -> None:
+    def __init__(self, gen: Iterator[Any], length: int | None, source: Any = None) -> None:
         self._gen = gen
         self._length = length
+        self._source = source
 
     def __iter__(self) -> Iterator[Any]:
         # The generator itself, so that ``for`` loops skip this wrapper.
@@ -62,8 +63,12 @@ class BatchIterator(Iterator):
         return self._length
 
     def close(self) -> None:
-        """Stop producing batches."""
+        """Stop producing batches; returns once no record is generated ahead
+        for this iterator any more."""
         self._gen.close()
+        close = getattr(self._source, "close", None)
+        if close is not None:
+            close(wait=True)
 
 
 class BatchProcessor:
@@ -242,6 +247,7 @@ class BatchProcessor:
         self._snap_time = 0.0
         self._t_start: float | None = None
         self._t_last = 0.0
+        self._live = False  # a run's generator is suspended at a batch
 
     def get_metrics(self) -> BatchMetrics:
         """get_metrics()
@@ -253,7 +259,15 @@ class BatchProcessor:
         BatchMetrics
             Batches, mean size, peak RSS seen, time and throughput.
         """
-        seconds = 0.0 if self._t_start is None else max(0.0, self._t_last - self._t_start)
+        if self._t_start is None:
+            seconds = 0.0
+        else:
+            # Runs that time nothing per batch count up to now while they last.
+            last = self._clock() if self._live and self.controller is None and \
+                not self._monitoring else self._t_last
+            seconds = max(0.0, last - self._t_start)
+        if self._t_start is not None and self._reading == 0:
+            self._snapshot(force=True)  # fixed sizes read no probe while they run
         return BatchMetrics(
             total_batches=self._batches,
             avg_batch_size=self._samples / self._batches if self._batches else 0.0,
@@ -321,7 +335,7 @@ class BatchProcessor:
         hash = check_bool(hash, "hash")
         c = self.config
         source = make_source(stream, hash=hash, reuse=c.reuse_buffers,
-                             window=c.effective_window())
+                             window=c.effective_window(), lookahead_bytes=c.lookahead_bytes)
         length = None
         if isinstance(source, IterableSource):
             n_items = len(stream) if isinstance(stream, Sequence) else None
@@ -335,7 +349,7 @@ class BatchProcessor:
             ):
                 size = c.batch_size or DEFAULT_BATCH_SIZE
                 length = -(-n_items // size)
-        return BatchIterator(self._run(source, monitor), length)
+        return BatchIterator(self._run(source, monitor), length, source)
 
     # ---- the loops -----------------------------------------------------------
 
@@ -354,49 +368,86 @@ class BatchProcessor:
         c = self.config
         clock = self._clock
         self._t_start = self._t_last = clock()
-        if self.strategy is BatchStrategy.ROUND_ROBIN:
-            self._memory_batcher = self._make_batcher(c.sample_size_bytes)
-            self._snapshot(force=True)
-            batches = source.round_robin(c.num_batches)
+        self._live = True
+        batches = None
+        try:
+            if self.strategy is BatchStrategy.ROUND_ROBIN:
+                self._memory_batcher = self._make_batcher(c.sample_size_bytes)
+                if monitor:
+                    self._snapshot(force=True)
+                batches = iter(source.round_robin(c.num_batches))
+                while True:
+                    if monitor:
+                        self._check_limits()
+                    batch = next(batches, None)
+                    if batch is None:
+                        return
+                    n = len(batch)
+                    self._batches += 1
+                    self._samples += n
+                    self.current_batch_size = n
+                    yield batch
+                    if monitor:
+                        self._t_last = clock()
+            sizer = self._sizer(source, monitor)
+            controller = self.controller
+            timed = monitor or controller is not None  # else no clock per batch
+            take = source.take
+            if sizer is None:  # a fixed size, unmonitored: the lean loop
+                while True:
+                    size = c.batch_size or DEFAULT_BATCH_SIZE
+                    batch = take(size)
+                    if batch is None:
+                        return
+                    self._batches += 1
+                    self._samples += len(batch)
+                    self.current_batch_size = size
+                    yield batch
             while True:
                 if monitor:
                     self._check_limits()
-                batch = next(batches, None)
+                size = sizer()
+                batch = take(size)
                 if batch is None:
                     return
+                n = len(batch)
                 self._batches += 1
-                self._samples += len(batch)
-                self.current_batch_size = len(batch)
-                yield batch
-                self._t_last = clock()
-        sizer = self._sizer(source)
-        controller = self.controller
-        take = source.take
-        while True:
-            if monitor:
-                self._check_limits()
-            size = sizer()
-            batch = take(size)
-            if batch is None:
-                return
-            n = len(batch)
-            self._batches += 1
-            self._samples += n
-            self.current_batch_size = size
-            t0 = self._t_last
-            yield batch
-            self._t_last = t = clock()
-            if controller is not None:
-                controller.record(n, t - t0)
+                self._samples += n
+                self.current_batch_size = size
+                if timed:
+                    t0 = self._t_last
+                    yield batch
+                    self._t_last = t = clock()
+                    if controller is not None:
+                        controller.record(n, t - t0)
+                else:
+                    yield batch
+        finally:
+            self._live = False
+            self._t_last = clock()
+            if batches is not None and hasattr(batches, "close"):
+                batches.close()
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()  # at once: this may run in a finalizer
 
-    def _sizer(self, source: Any) -> Callable[[], int]:
-        """The function giving each batch's size, for the consecutive strategies."""
+    def _sizer(self, source: Any, monitor: bool) -> Callable[[], int] | None:
+        """The function giving each batch's size, for the consecutive strategies
+        (None: ``config.batch_size``, read at every batch, unmonitored).
+
+        Fixed sizes read no memory probe (unless monitored); MEMORY_OPTIMIZED
+        over a dpa stream also keeps its batches within what is efficient to
+        generate (``source.efficient_batch``: a lookahead block), never a
+        batch so large that making it is mostly touching fresh pages.
+        """
         c = self.config
         strategy = self.strategy
         if strategy is BatchStrategy.SEQUENTIAL or (
             strategy is BatchStrategy.ADAPTIVE and not c.adaptive_sizing
         ):
             self._memory_batcher = self._make_batcher(c.sample_size_bytes)
+            if not monitor:
+                return None
             self._snapshot(force=True)
             config = c
 
@@ -409,14 +460,16 @@ class BatchProcessor:
         if strategy is BatchStrategy.MEMORY_OPTIMIZED:
             batcher = self._memory_batcher
             fits = batcher.calculate_optimal_batch_size(memory_usage=snap)
-            state = [fits if c.batch_size is None else min(c.batch_size, fits), self._reading]
+            cap = getattr(source, "efficient_batch", None) or fits
+            state = [min(cap, fits) if c.batch_size is None else min(c.batch_size, fits),
+                     self._reading]
             adaptive = c.adaptive_sizing
 
             def by_memory() -> int:
                 if adaptive:
                     snap = self._snapshot()
                     if self._reading != state[1]:
-                        state[0] = self._resize(state[0], snap)
+                        state[0] = min(cap, self._resize(state[0], snap))
                         state[1] = self._reading
                 return state[0]
 

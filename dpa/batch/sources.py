@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .. import _core
+from ..lookahead import Ahead, RoundRobinAhead
 from ..stream import ParamStream
 
 __all__ = ["StreamSource", "ArraySource", "IterableSource", "make_source"]
@@ -50,78 +51,71 @@ class StreamSource:
     next ids from ``stream.position`` and advances it, so batches, other
     processors and plain iteration of the stream share the stream as they
     would share DPA's generator, and a consumer that stops early leaves the
-    rest to the next.  Over a philox stream the records of up to
-    ``AHEAD_BATCHES`` batches are generated in one call and the batches are
-    slices of that block (disjoint views; with buffer reuse, the block's
-    buffer is reused); the stream's position still advances batch by batch.
-    A round-robin run claims the whole remainder at its first batch, since
-    its batches span it.
+    rest to the next.  The records are generated ahead of the consumer, in
+    blocks made by the worker team in the background while the consumer works
+    on the batches of the block before (:class:`dpa.lookahead.Ahead`, at most
+    ``lookahead_bytes`` of records, 32 MiB by default; 0 generates each batch
+    when it is asked for); batches are slices (views) of those blocks, and the
+    stream's position still advances batch by batch.  A round-robin run
+    claims the whole remainder at its first batch, since its batches span it
+    (:class:`dpa.lookahead.RoundRobinAhead`).
     """
 
     kind = "stream"
 
-    #: Philox streams: consecutive batches are sliced from blocks generated
-    #: ahead, of up to this many batches and :data:`AHEAD_MAX_RECORDS` records
-    #: (a philox record costs about as much as a call's Python overhead per
-    #: 20 records, so batches of a few thousand would otherwise pay for calls,
-    #: not records).  The DPA scheme costs far more per record: no lookahead.
-    AHEAD_BATCHES = 4
-    AHEAD_MAX_RECORDS = 1 << 18
-    #: Streams whose records cost less than this (ns per record) look ahead.
-    AHEAD_NS_PER_RECORD = 100.0
-
-    def __init__(self, stream: ParamStream, *, hash: bool = False, reuse: bool = False) -> None:
+    def __init__(self, stream: ParamStream, *, hash: bool = False, reuse: bool = False,
+                 lookahead_bytes: int | None = None) -> None:
         self.stream = stream
         self.hash = bool(hash)
         self.record_bytes = stream.dtype(self.hash).itemsize
-        self._buffer = _Buffer(stream.dtype(self.hash)) if reuse else None
-        # Cheap records (philox): a batch's call would cost more than its records.
-        self._ahead = stream.param_seeding.ns_per_record < self.AHEAD_NS_PER_RECORD
-        self._block: np.ndarray | None = None  # records of stream positions [_b0, _b0 + len)
-        self._b0 = 0
+        self._reuse = reuse
+        self._lookahead = lookahead_bytes
+        self._ahead = Ahead(stream.ids, stream.config, stream.param_seeding, hash=self.hash,
+                            reuse=reuse, lookahead_bytes=lookahead_bytes)
+        self._records = self._ahead.take
+        self._n = len(stream.ids)
+        self._rr: RoundRobinAhead | None = None
 
     @property
     def length(self) -> int:
         """Samples not yet consumed from the stream."""
         return len(self.stream.ids) - self.stream.position
 
-    def _make(self, ids: range | np.ndarray) -> np.ndarray:
-        out = None if self._buffer is None else self._buffer.get(len(ids))
-        return self.stream.generate(ids, out=out, hash=self.hash)
-
     def take(self, size: int) -> np.ndarray | None:
         """The next ``size`` records (fewer at the end), or None when done."""
         stream = self.stream
-        # claim() drops what plain iteration generated ahead; the ids not
-        # taken are given back by resetting the position.
-        rest = stream.claim()
-        ids = rest[:size]
-        start = len(stream.ids) - len(rest)
-        stream.position = start + len(ids)
-        if len(ids) == 0:
+        start = stream.position
+        n = self._n - start
+        if n > size:
+            n = size
+        elif n <= 0:
             return None
-        if not self._ahead:
-            return self._make(ids)
-        # Slice the batch from the block generated ahead, or generate a new
-        # block from here.  Positions, not ids, locate it: the stream's ids
-        # never change, and whoever else consumed the stream moved `start`.
-        block = self._block
-        if block is None or not (self._b0 <= start and start + len(ids) <= self._b0 + len(block)):
-            ahead = max(len(ids), min(self.AHEAD_BATCHES * len(ids), self.AHEAD_MAX_RECORDS))
-            self._block = block = self._make(rest[:ahead])
-            self._b0 = start
-        offset = start - self._b0
-        return block[offset:offset + len(ids)]
+        stream.position = start + n
+        return self._records(start, n)
 
     def round_robin(self, n: int) -> Iterator[np.ndarray]:
         """Batch ``j`` (``j < min(n, length)``): the records of ``ids[j::n]``.
 
-        For a range of ids (the usual case) each batch's ids are again a
-        range, generated without materialising them.
+        For a range of ids (the usual case) the ids of each block of batches
+        are rows of a range, generated without materialising them.
         """
-        ids = self.stream.claim()
-        for j in range(min(n, len(ids))):
-            yield self._make(ids[j::n])
+        stream = self.stream
+        self._rr = RoundRobinAhead(stream.claim(), n, stream.config, stream.param_seeding,
+                                   hash=self.hash, reuse=self._reuse,
+                                   lookahead_bytes=self._lookahead)
+        return iter(self._rr)
+
+    @property
+    def efficient_batch(self) -> int:
+        """The largest batch worth generating at once: a lookahead block."""
+        return self._ahead.max_block
+
+    def close(self, wait: bool = False) -> None:
+        """Stop generating ahead; with ``wait``, return once no worker writes
+        for this source any more (not from a finalizer)."""
+        self._ahead.close(wait)
+        if self._rr is not None:
+            self._rr.close(wait)
 
 
 class ArraySource:
@@ -245,14 +239,15 @@ class IterableSource:
 
 
 def make_source(
-    stream: Any, *, hash: bool = False, reuse: bool = False, window: int
+    stream: Any, *, hash: bool = False, reuse: bool = False, window: int,
+    lookahead_bytes: int | None = None,
 ) -> StreamSource | ArraySource | IterableSource:
     """The source for ``stream``: a dpa stream, an array, or an iterable."""
     if isinstance(stream, ParamStream):
         if hash and not stream.param_seeding.has_hash:
             raise ValueError(f"hash=True needs a stream of scheme='dpa'; this stream's scheme "
                              f"{stream.scheme!r} has no hash")
-        return StreamSource(stream, hash=hash, reuse=reuse)
+        return StreamSource(stream, hash=hash, reuse=reuse, lookahead_bytes=lookahead_bytes)
     if hash:
         raise TypeError(
             f"hash=True applies to dpa streams (from stream_augmentation_chain), but got "

@@ -20,8 +20,8 @@ from types import ModuleType
 __all__ = ["SECTIONS", "load_section"]
 
 #: Benchmark sections, in the order ``python -m dpa.bench`` runs them.
-SECTIONS: tuple[str, ...] = ("core", "batch", "distributed", "io", "schemes", "torch", "scale",
-                             "compat")
+SECTIONS: tuple[str, ...] = ("core", "batch", "distributed", "io", "schemes", "hotpath", "torch",
+                             "scale", "compat")
 
 
 def load_section(name: str) -> ModuleType:
