@@ -340,6 +340,8 @@ class RoundRobinAhead:
         self._k = n
         self._blocks = _Blocks(config, seeding, hash, reuse, lookahead_bytes)
         self._rows = isinstance(ids, range) and seeding.ns_per_record < MATERIALIZE_NS
+        self._pos: np.ndarray | None = None     # materialised positions (reused)
+        self._picked: np.ndarray | None = None  # ids at those positions (reused)
 
     def _group(self, j0: int, count: int) -> tuple[int, int, Any]:
         """Batches ``j0 .. j1 - 1`` of one length ``m`` as one block's ids:
@@ -353,15 +355,26 @@ class RoundRobinAhead:
         if self._rows:
             return j1, length, engine.IdRows(ids.start + j0 * ids.step, k * ids.step, length,
                                              ids.step, j1 - j0)
-        pos = np.add.outer(np.arange(j0, j1, dtype=np.int64),
-                           np.arange(0, length * k, k, dtype=np.int64)).ravel()
+        # Positions into two reused buffers (a fresh array per block would
+        # pay for its pages while the workers wait for the block's ids): no
+        # job reads them any more when the next group is made.
+        count = (j1 - j0) * length
+        if self._pos is None or len(self._pos) < count:
+            self._pos = np.empty(max(count, min(total, self._blocks.max_block)), np.int64)
+            self._picked = None
+        pos = self._pos[:count]
+        np.add(np.arange(j0, j1, dtype=np.int64)[:, None],
+               np.arange(0, length * k, k, dtype=np.int64)[None, :],
+               out=pos.reshape(j1 - j0, length))
         if isinstance(ids, range):
             if ids.step != 1:
                 pos *= ids.step
             if ids.start:
                 pos += ids.start
             return j1, length, pos
-        return j1, length, ids[pos]
+        if self._picked is None:
+            self._picked = np.empty(len(self._pos), np.int64)
+        return j1, length, np.take(ids, pos, out=self._picked[:count])
 
     def __iter__(self) -> Iterator[np.ndarray]:
         blocks = self._blocks
