@@ -166,12 +166,11 @@ int dpa_job_run_part(const dpa_job *job, int part)
     return dpa_job_run_range(job, job->bounds[part], job->bounds[part + 1] - job->bounds[part]);
 }
 
-/* Guided (as OpenMP's guided schedule): what is left over the number of
- * parts, a multiple of the grain, within [chunk, max_chunk], so that the
- * last pieces are small; a small call is cut in as many pieces as parts. */
+/* Guided: a share of what is left, a multiple of the grain, within
+ * [chunk, max_chunk], so that the last pieces are small. */
 static int64_t piece_size(const dpa_job *job, int64_t left)
 {
-    int64_t size = left / (int64_t)job->nparts;
+    int64_t size = left / (2 * (int64_t)job->nparts);
     size -= size % job->grain;
     if (size < job->chunk)
         size = job->chunk;
