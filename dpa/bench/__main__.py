@@ -166,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"dpa {machine['dpa']} ({revision}), {machine['python']}, numpy {machine['numpy']}")
     yes = {True: "yes", False: "no"}
     print(f"{machine['cpu_model']}; {machine['cores_available']} cores available; "
-          f"SHA-NI {yes[machine['sha_ni']]}, AVX2 {yes[machine['avx2']]}; "
+          f"SHA-NI {yes[machine['sha_ni']]}, AVX2 {yes[machine['avx2']]}, "
+          f"AVX-512 {yes[machine['avx512']]}; "
           f"kernel paths in effect: {', '.join(machine['kernel_paths']) or 'portable'}")
     if _busy(machine):
         print(f"warning: the CPUs were {machine['cpu_busy_percent']:.0f}% busy before the "
