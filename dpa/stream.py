@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import MAX_SAMPLE_ID, check_instance, check_positive_int
+from ._validate import MAX_SAMPLE_ID, check_instance, check_positive_int, check_range_length
 from .config import DEFAULT_CONFIG, AugmentationConfig
 from .engine import generate_seeded
 from .records import record_dtype, records_to_dicts
@@ -64,7 +64,7 @@ class ParamStream(Iterator):
         param_seeding: Seeding | None = None,
     ) -> None:
         if isinstance(ids, range):
-            if len(ids) and (min(ids[0], ids[-1]) < 0 or max(ids[0], ids[-1]) > MAX_SAMPLE_ID):
+            if check_range_length(ids, "ids") and (min(ids[0], ids[-1]) < 0 or max(ids[0], ids[-1]) > MAX_SAMPLE_ID):
                 raise ValueError(f"sample ids must be in [0, 2**63-1], but got {ids}")
         elif not (isinstance(ids, np.ndarray) and ids.dtype == np.int64 and ids.ndim == 1):
             raise TypeError(f"ids should be a range or a 1-D int64 array, but got "

@@ -342,9 +342,12 @@ def test_shuffle_is_a_permutation(n, seed, epoch):
     (lambda: shuffle_positions(range(2**63), 2**63), "positions"),
     (lambda: shuffle_positions(np.array([2**63, 1], np.uint64), 2**63), "positions"),
     (lambda: dpa.generate(range(2**63)), "ids"),
+    (lambda: dpa.ParamStream(range(2**63)), "ids"),
+    (lambda: dpa.ParamStream(range(5, 2**64 + 5)), "ids"),
     (lambda: dpa.AugmentationConfig(rotation_range=(0, 10**5000)), "rotation_range"),
 ], ids=["chain", "chain-rank", "dist-chain", "layout", "layout-start", "dist-range",
-        "dist-stream", "shuffle-range", "shuffle-uint64", "generate", "config"])
+        "dist-stream", "shuffle-range", "shuffle-uint64", "generate", "stream", "stream-2**64",
+        "config"])
 def test_beyond_2_63_is_a_value_error_naming_the_argument(call, name):
     """Issue 14: each of these was an OverflowError (or a wrong message)."""
     with pytest.raises(ValueError, match=name):
