@@ -10,7 +10,7 @@ gets many ids at once.  So calls are served from blocks:
 * a call whose id follows the previous call's id (``i == last + 1``) and is
   not in the current block fills a new block of consecutive ids starting at
   ``i`` with :func:`dpa.engine.generate_seeded` (all threads), 32 ids first,
-  then twice as many per block up to :data:`MAX_BLOCK`; the calls after it
+  then :data:`GROWTH` times as many per block up to :data:`MAX_BLOCK`; the calls after it
   are served from the block's columns.  Once blocks have that size, the next
   block is generated on the worker team in the background while the loop
   works through the current one (:func:`dpa.engine.generate_background`);
@@ -46,6 +46,11 @@ __all__ = ["MAX_BLOCK", "params"]
 MAX_BLOCK = 4096
 #: The first block of a run of consecutive ids.
 FIRST_BLOCK = 32
+#: Each block of a run is this many times the one before (up to MAX_BLOCK):
+#: a run that stops has computed at most about a quarter more ids than it
+#: used (doubling wasted up to half: a loop over 50 ids computed 97, one over
+#: 200 ids 225, so short loops ran at half the rate of long ones).
+GROWTH = 1.25
 
 _PLAIN = Seeding()
 _ROTATION, _BRIGHTNESS, _NOISE, _SCALE, _CONTRAST = FIELDS
@@ -119,7 +124,7 @@ def params(seed_id: int, config: AugmentationConfig) -> dict[str, Any]:
     k = seed_id - b.base
     if not (0 <= k < b.count and config is b.config):
         if seed_id == b.last + 1 and config is b.config:
-            b.size = size = min(MAX_BLOCK, 2 * b.size if b.size else FIRST_BLOCK)
+            b.size = size = min(MAX_BLOCK, int(GROWTH * b.size) if b.size else FIRST_BLOCK)
             _fill(b, seed_id, config, min(size, (1 << 63) - seed_id))
         else:
             b.size = 0
