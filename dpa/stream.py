@@ -125,6 +125,15 @@ class ParamStream(Iterator):
         (:meth:`dpa.Seeding.to_dict`)."""
         return self.param_seeding.to_dict()
 
+    def skip(self, k: int) -> int:
+        """Move past the next ``k`` samples (fewer at the end) without making
+        them; the number skipped.  Array consumers that take records of the
+        stream's positions themselves move the stream with this."""
+        k = min(k, len(self.ids) - self.position)
+        self.position += k
+        self._buffer = []
+        return k
+
     def claim(self) -> range | np.ndarray:
         """The ids not yet consumed; marks the stream exhausted.
 

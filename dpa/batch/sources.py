@@ -85,13 +85,9 @@ class StreamSource:
         """The next ``size`` records (fewer at the end), or None when done."""
         stream = self.stream
         start = stream.position
-        n = self._n - start
-        if n > size:
-            n = size
-        elif n <= 0:
+        if start >= self._n:
             return None
-        stream.position = start + n
-        return self._records(start, n)
+        return self._records(start, stream.skip(size))  # the stream drops what it made ahead
 
     def round_robin(self, n: int) -> Iterator[np.ndarray]:
         """Batch ``j`` (``j < min(n, length)``): the records of ``ids[j::n]``.

@@ -150,11 +150,8 @@ class DPAIteration(Generator):
         return rest
 
     def skip(self, k: int) -> int:
-        """Drop the next ``k`` samples without making them; the number dropped."""
-        k = min(k, len(self.ids) - self.position)
         self._dicts = []
-        self.position += k
-        return k
+        return super().skip(k)
 
 
 class ChainStream(DPAIteration, ParamStream):
