@@ -473,3 +473,15 @@ def test_philox_lookahead_follows_the_shared_stream():
     stream.position = 1500  # a jump past it
     assert source.take(600).tobytes() == ref[1500:2000].tobytes()
     assert source.take(1) is None
+
+
+def test_memory_optimized_without_lookahead_sizes_by_memory():
+    """lookahead_bytes=0 turns generation ahead off; MEMORY_OPTIMIZED still sizes
+    its batches by memory (it once capped them at one record, the block of an
+    empty lookahead), and the records are bulk's."""
+    strategy = BatchStrategy.MEMORY_OPTIMIZED
+    config = BatchConfig(strategy=strategy, lookahead_bytes=0)
+    batches = list(BatchProcessor(strategy, config).process_stream(
+        dpa.stream_augmentation_chain(3000)))
+    assert max(len(b) for b in batches) > 1
+    assert np.array_equal(np.concatenate(batches), dpa.generate(range(3000)))

@@ -102,9 +102,10 @@ class StreamSource:
         return iter(self._rr)
 
     @property
-    def efficient_batch(self) -> int:
-        """The largest batch worth generating at once: a lookahead block."""
-        return self._ahead.max_block
+    def efficient_batch(self) -> int | None:
+        """The largest batch worth generating at once: a lookahead block (None
+        with the lookahead off: each batch is then one call, of any size)."""
+        return None if self._lookahead == 0 else self._ahead.max_block
 
     def close(self, wait: bool = False) -> None:
         """Stop generating ahead; with ``wait``, return once no worker writes
