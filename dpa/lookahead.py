@@ -23,9 +23,10 @@ Two readers:
     batches per block, each batch a row of the block.
 
 Memory is bounded by ``lookahead_bytes`` (default :data:`DEFAULT_LOOKAHEAD_BYTES`,
-32 MiB): a reader holds at most four block arrays of a quarter of it each (or
-one batch, if a batch is larger) -- the block being handed out, the one being
-generated, and two earlier ones kept so that their memory can be recycled.  Blocks start small (about
+32 MiB): a reader holds two block arrays of at most a quarter of it each (or
+one batch, if a batch is larger) -- the block being handed out and the one
+being generated -- and the consumer whatever batches it keeps of the blocks
+before (a batch that spans two blocks is a copy).  Blocks start small (about
 :data:`FIRST_BLOCK_NS` of work), so that a consumer that stops early has not
 paid for much generation ahead, and grow by up to :data:`GROWTH` per block
 while that costs the consumer no wait: the next block is generated while the
@@ -38,10 +39,10 @@ faster than generation (it waits whatever the sizes) blocks growing by
 
 Ownership: a block being generated belongs to the reader until its job is
 complete, and nothing of it is handed out before.  Without buffer reuse every
-block is a new array, or the memory of an earlier block once the consumer
-holds no batch of it (each batch is a view, which refers to its
-block's array), and yielded batches stay valid for as long as they are
-referenced.  With ``reuse=True`` nothing is allocated per block or
+block is a new array (each batch is a view, which refers to its block's
+array), and yielded batches stay valid for as long as they are referenced;
+a block's memory goes back to the pool of touched pages once the consumer
+holds no batch of it, and serves a later block without page faults.  With ``reuse=True`` nothing is allocated per block or
 batch: two block buffers take turns, never handed out, and each batch is
 copied into one reused batch buffer, so that (as buffer reuse promises) each
 batch is overwritten by the next; batches of cheap records large enough that
@@ -59,7 +60,6 @@ for bit, whatever the block sizes, the lookahead or the number of threads.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -99,7 +99,9 @@ class _Blocks:
         self.dtype = engine.record_dtype(hash)
         budget = DEFAULT_LOOKAHEAD_BYTES if lookahead_bytes is None else lookahead_bytes
         self.enabled = budget > 0
-        # Four blocks at most: handed out, being generated, two kept to recycle.
+        # Blocks of a quarter of the budget: the one handed out and the one
+        # being generated, with room for the batches the consumer still holds
+        # of the blocks before.
         self.max_block = max(1, budget // (4 * self.dtype.itemsize))
         self.first_block = max(1, int(FIRST_BLOCK_NS / seeding.ns_per_record))
         self.reuse = reuse
@@ -107,8 +109,6 @@ class _Blocks:
             else 1 << 62  # reuse: batches this large skip the blocks
         self._ring: list[np.ndarray | None] = [None, None]
         self._batch: np.ndarray | None = None
-        self._owner: np.ndarray | None = None    # the array of the current block
-        self._retired: list[np.ndarray] = []     # the arrays of the two blocks before
         self._slot = 0  # the ring buffer of the block handed out now
         self.pending: Any = None  # the Background job of the next block
         self.factor = 1.0  # growth of the next block over the current (see finish)
@@ -131,34 +131,16 @@ class _Blocks:
     def out(self, n: int, ahead: bool) -> np.ndarray:
         """An array for ``n`` records: of the current block, or (``ahead``) of the next.
 
-        Without reuse: the memory of one of the two blocks before the current
-        one if nothing refers to it any more (the consumer has dropped every
-        batch of it: each view holds a reference to it), else a new array.  Recycled
-        memory has its pages touched already; a new array's pages fault as the
-        workers write them (and on these VMs huge pages may stall in compaction).
+        With reuse, one of the two ring buffers.  Without, a new array: every
+        block array has the largest block's capacity (small blocks use a
+        prefix), so that a block's memory, once the consumer has dropped
+        every batch of it (each view refers to its block's array), serves any
+        later block from the pool of touched pages (``engine.records``,
+        ``src/pool.h``), whose pages do not fault again.
         """
         if self.reuse:
             return self._buffer(self._slot ^ 1 if ahead else self._slot, n)
-        retired = self._retired
-        for k, spare in enumerate(retired):
-            # References: the list, this local, getrefcount's argument.
-            if len(spare) >= n and sys.getrefcount(spare) <= 3:
-                del retired[k]
-                return spare[:n]
-        # Every block array has the largest block's capacity (small blocks use a
-        # prefix), so that any can be recycled for any later block; from the
-        # pool of touched pages (engine.records) when large.
         return engine.records(max(n, self.max_block), self.dtype)[:n]
-
-    def _hand_over(self, block: np.ndarray) -> None:
-        """``block`` becomes the current block; the two before may be recycled
-        (the consumer often still holds the last batch of the one just
-        before, until it asks for its next batch)."""
-        if not self.reuse:
-            if self._owner is not None:
-                self._retired.append(self._owner)
-                del self._retired[:-2]
-            self._owner = block if block.base is None else block.base
 
     def batch(self, n: int) -> np.ndarray:
         """Reuse: the one batch buffer, for ``n`` records."""
@@ -185,7 +167,6 @@ class _Blocks:
         if out is None:
             self._since, self._current = time.perf_counter(), len(ids)
             self._since_cpu = time.thread_time()
-            self._hand_over(block)
         return block
 
     def start(self, ids: Any) -> None:
@@ -221,7 +202,6 @@ class _Blocks:
         self._since, self._current = now, self._ahead
         self._since_cpu = time.thread_time()
         self._slot ^= 1
-        self._hand_over(block)
         return block
 
     def cancel(self, wait: bool = False) -> None:
@@ -256,7 +236,7 @@ class Ahead:
         self._n = len(ids)
         self._blocks = _Blocks(config, seeding, hash, reuse, lookahead_bytes)
         self._reuse = reuse
-        self._block = self._blocks.out(0, False)
+        self._block = np.empty(0, self._blocks.dtype)
         self._b0 = 0     # the current block holds positions [_b0, _b0 + _blen)
         self._blen = 0
         self._n0 = 0     # the pending block (if any) positions [_n0, _n0 + _nlen)
