@@ -182,7 +182,8 @@ class Background:
             self._join(help)  # running, or cancelled with pieces maybe still running
         if self._state != _DONE:  # lazy, cancelled, failed, or left behind by a fork
             kernel, out, n, ids, first, step, hash_offset, paths, layout = self._args
-            bounds = [n * k // self._parts for k in range(self._parts + 1)]
+            parts = max(1, self._parts)
+            bounds = [n * k // parts for k in range(parts + 1)]
             _team_now().fill(kernel, out, bounds, ids, first, step, hash_offset, paths, *layout)
             self._state = _DONE
         return self.out
@@ -284,7 +285,10 @@ class _Team:
         n = len(out)
         handle = Background(self, (kernel, out, n, ids, first, step, hash_offset, paths,
                                    layout), parts)
-        if parts < 1 or n == 0:
+        if n == 0:
+            handle._state = _DONE  # nothing to write
+            return handle
+        if parts < 1:
             return handle
         with self._lock:
             if self._claim(handle):

@@ -111,6 +111,7 @@ class _Blocks:
         self._batch: np.ndarray | None = None
         self._slot = 0  # the ring buffer of the block handed out now
         self.pending: Any = None  # the Background job of the next block
+        self._cancelled: Any = None  # a job cancelled without waiting for it
         self.factor = 1.0  # growth of the next block over the current (see finish)
         self._since = 0.0   # when the current block was handed out
         self._since_cpu = 0.0  # this thread's CPU time then
@@ -209,10 +210,11 @@ class _Blocks:
         finalizers), with ``wait`` once no worker writes any more."""
         pending, self.pending = self.pending, None
         if pending is not None:
-            if wait:
-                pending.stop()
-            else:
-                pending.cancel()
+            pending.cancel()
+            self._cancelled = pending  # a later cancel(wait=True) waits for it
+        if wait and self._cancelled is not None:
+            self._cancelled.stop()
+            self._cancelled = None
 
     def grow(self, last: int, count: int) -> int:
         """The size of the block after one of ``last`` records, for batches of

@@ -237,3 +237,16 @@ def test_blocks_held_by_the_consumer_are_never_recycled(scheme):
             if len(b.base) == block:
                 addresses.add(b.base.__array_interface__["data"][0])
         assert 0 < len(addresses) <= 4
+
+
+def test_closing_the_batch_iterator_waits_for_the_block_ahead():
+    """BatchIterator.close() returns once no worker writes for it any more,
+    though the generator's own cleanup cancelled the block ahead first."""
+    cfg = BatchConfig(strategy=S.SEQUENTIAL, batch_size=4096)
+    for _ in range(5):
+        it = BatchProcessor(S.SEQUENTIAL, cfg).process_stream(
+            dpa.stream_augmentation_chain(20_000_000, CONFIG, scheme="philox"))
+        for _ in range(3):
+            next(it)
+        it.close()
+        assert _team.team()._owner is None  # no job of this iterator holds the team

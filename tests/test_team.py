@@ -224,6 +224,30 @@ def test_background_equals_foreground(scheme, n, threads):
     assert handle.wait().tobytes() == engine.generate_seeded(ids, MOD, seeding).tobytes()
 
 
+@pytest.mark.parametrize("threads", [None, 1])
+def test_an_empty_background_job_is_done_at_once(threads):
+    out = np.zeros(0, dpa.PARAM_DTYPE)
+    handle = engine.generate_background(range(0), None, dpa.Seeding(), out=out, threads=threads)
+    assert handle.done()
+    assert handle.wait() is out
+
+
+def test_a_late_cancel_never_stops_the_next_job():
+    """A cancel names its job: cancelling a finished job (as a finalizer may, in
+    any thread) while the next one runs leaves the next one whole."""
+    seeding = dpa.Seeding.from_args("philox")
+    n = 2_000_000
+    ref = engine.generate_seeded(range(n), MOD, seeding, threads=1)
+    for _ in range(5):
+        old, _ = _background(10_000, seeding, threads=2)
+        old.wait()
+        gen = old._gen
+        new, out = _background(n, seeding, threads=2)
+        _team.team()._core_team().cancel(gen)  # the old job's cancel, after the new one started
+        assert new.wait().tobytes() == ref.tobytes()
+        assert out.tobytes() == ref.tobytes()
+
+
 def test_background_while_team_busy_runs_at_wait():
     seeding = dpa.Seeding()
     first, out1 = _background(50_000, seeding)

@@ -54,7 +54,9 @@ struct dpa_team {
     _Alignas(64) atomic_int_fast64_t cursor;  /* next piece's first record (guided jobs) */
     _Alignas(64) atomic_int pending;          /* posted workers not yet idle or revoked */
     atomic_int failed;
-    atomic_int cancel;
+    /* The generation asked to stop: a cancel names its job, so a late cancel of
+     * a finished job (from a finalizer, in any thread) never stops the next. */
+    atomic_uint_fast64_t cancel_gen;
     atomic_int stop;
     atomic_int sleepers;      /* workers counted before sleeping on work_cv */
     atomic_int joiners;       /* joiners counted before sleeping on done_cv */
@@ -113,7 +115,7 @@ dpa_team *dpa_team_new(int64_t spin_ns)
     atomic_init(&team->cursor, 0);
     atomic_init(&team->pending, 0);
     atomic_init(&team->failed, 0);
-    atomic_init(&team->cancel, 0);
+    atomic_init(&team->cancel_gen, UINT64_MAX);  /* no generation */
     atomic_init(&team->stop, 0);
     atomic_init(&team->sleepers, 0);
     atomic_init(&team->joiners, 0);
@@ -179,17 +181,22 @@ static int64_t piece_size(const dpa_job *job, int64_t left)
     return size < left ? size : left;
 }
 
+static inline int cancelled(dpa_team *team)
+{
+    return atomic_load(&team->cancel_gen) == atomic_load(&team->gen);
+}
+
 static int exhausted(dpa_team *team)
 {
     return atomic_load(&team->cursor) >= team->job.bounds[team->job.nparts]
-           || atomic_load(&team->cancel);
+           || cancelled(team);
 }
 
 /* Few enough records left that a background joiner should be awake. */
 static int near_end(dpa_team *team)
 {
     return atomic_load(&team->cursor) >= team->job.bounds[team->job.nparts] - team->job.notify_left
-           || atomic_load(&team->cancel);
+           || cancelled(team);
 }
 
 /* A background joiner spins (yielding) for at least this long once near the end. */
@@ -203,7 +210,7 @@ static int take_pieces(dpa_team *team, int64_t deadline_ns)
     const dpa_job *job = &team->job;
     int64_t end = job->bounds[job->nparts], a, size;
     for (;;) {
-        if (atomic_load(&team->cancel))
+        if (cancelled(team))
             return 1;
         a = atomic_load(&team->cursor);
         if (a >= end)
@@ -310,7 +317,6 @@ uint64_t dpa_team_start(dpa_team *team, const dpa_job *job, int caller)
     atomic_store(&team->caller_done, !caller);
     atomic_store(&team->cursor, 0);
     atomic_store(&team->failed, 0);
-    atomic_store(&team->cancel, 0);
     atomic_store(&team->pending, workers);
     gen = atomic_load(&team->gen) + 1;
     atomic_store(&team->gen, gen);
@@ -423,8 +429,7 @@ int dpa_team_poll(dpa_team *team, uint64_t gen)
 
 void dpa_team_cancel(dpa_team *team, uint64_t gen)
 {
-    if (atomic_load(&team->gen) == gen)
-        atomic_store(&team->cancel, 1);
+    atomic_store(&team->cancel_gen, gen);
 }
 
 int dpa_team_run(dpa_team *team, const dpa_job *job)
