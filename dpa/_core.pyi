@@ -87,7 +87,6 @@ def fill(
     row_len: int = 0,
     row_step: int = 0,
 ) -> None: ...
-def _now_ns() -> int: ...
 
 POOL_MIN_BYTES: int
 

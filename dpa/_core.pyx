@@ -585,11 +585,6 @@ def fill(kernel, cnp.ndarray out, bounds, ids, int64_t first, int64_t step, int 
         _join(team.team, gen)
 
 
-def _now_ns():
-    """The monotonic clock of the team's deadlines (test hook)."""
-    return dpa_now_ns()
-
-
 def philox4x32_10(ctr, key):
     """One Philox4x32-10 block: 4 counter words and 2 key words to 4 words.
 

@@ -20,7 +20,7 @@ One job runs at a time, owned by whoever started it:
   team.
 
 Every wait looks at Python's signals at least every 0.1 s: a KeyboardInterrupt
-stops the job's participants after their current piece (at most about 20 ms
+stops the job's participants after their current piece (at most about 1 ms
 of work, see ``dpa.engine``) and is raised once none of them writes any more,
 so the caller's buffer is never written after the exception.
 
@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
+from ._validate import check_env_int
 
 __all__ = ["MAX_PARTS", "Background", "default_threads", "fill", "start"]
 
@@ -59,19 +60,6 @@ _DEFAULT_SPIN_US = 200
 _SLICE_S = 0.1
 
 
-def _env_int(name: str, minimum: int, what: str) -> int | None:
-    env = os.environ.get(name)
-    if not env:
-        return None
-    try:
-        value = int(env)
-    except ValueError:
-        value = minimum - 1
-    if value < minimum:
-        raise ValueError(f"{name} should be {what}, got {env!r}")
-    return value
-
-
 #: The CPU count of :func:`default_threads` (0: not read yet): the affinity
 #: mask is read once per process (a system call on every large ``generate``
 #: otherwise) and again in a forked child.
@@ -85,7 +73,7 @@ def default_threads() -> int:
     (read once per process).
     """
     global _cpus
-    n = _env_int("DPA_NUM_THREADS", 1, "a positive integer")
+    n = check_env_int("DPA_NUM_THREADS", 1, "a positive integer")
     if n is not None:
         return n
     if not _cpus:
@@ -98,7 +86,7 @@ def default_threads() -> int:
 
 
 def _spin_ns() -> int:
-    us = _env_int("DPA_SPIN_US", 0, "a non-negative integer")
+    us = check_env_int("DPA_SPIN_US", 0, "a non-negative integer")
     return (_DEFAULT_SPIN_US if us is None else us) * 1000
 
 

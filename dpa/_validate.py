@@ -39,6 +39,7 @@ __all__ = [
     "Errors",
     "check_bool",
     "check_choice",
+    "check_env_int",
     "check_id_range",
     "check_ids",
     "check_instance",
@@ -353,3 +354,20 @@ def check_out(out: Any, n: int, dtype: np.dtype, name: str = "out") -> np.ndarra
     if not out.flags.writeable:
         raise ValueError(f"{name} should be writeable")
     return out
+
+
+def check_env_int(name: str, minimum: int | None = None, what: str = "an integer",
+                  environ: Any = None) -> int | None:
+    """The integer in environment variable ``name`` (of ``environ``, default
+    ``os.environ``), or None if it is unset or blank; a ``ValueError`` naming
+    the variable if it is not an integer of at least ``minimum``."""
+    raw = (os.environ if environ is None else environ).get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or (minimum is not None and value < minimum):
+        raise ValueError(f"{name} should be {what}, but got {name}={raw!r}")
+    return value

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from . import _core, _team
-from ._validate import check_bool, check_id_range, check_ids, check_int, check_out, check_positive_int
+from ._validate import (check_bool, check_env_int, check_id_range, check_ids, check_int, check_out,
+                        check_positive_int)
 from .config import DEFAULT_CONFIG, AugmentationConfig
 from .records import HASH_OFFSET, MAX_SAMPLE_ID, PARAM_DTYPE, PARAM_HASH_DTYPE, record_dtype
 from .seeding import SCHEMES, Seeding
@@ -191,11 +192,6 @@ class IdRows:
 
     def __len__(self) -> int:
         return self.row_len * self.rows
-
-    def row(self, r: int) -> range:
-        """The ids of row ``r``, as a range."""
-        start = self.first + r * self.row_step
-        return range(start, start + self.row_len * self.step, self.step)
 
 
 #: Plans by identity of (seeding, config): a lookup costs a dict probe, not
@@ -409,14 +405,8 @@ def generate_background(ids: Any, config: AugmentationConfig | None, seeding: Se
 
 def _initial_pool_limit() -> int:
     """``DPA_POOL_MB`` MiB if set, else 1 GiB or an eighth of the machine's memory."""
-    env = os.environ.get("DPA_POOL_MB")
-    if env:
-        try:
-            mb = int(env)
-        except ValueError:
-            mb = -1
-        if mb < 0:
-            raise ValueError(f"DPA_POOL_MB should be a non-negative integer, got {env!r}")
+    mb = check_env_int("DPA_POOL_MB", 0, "a non-negative integer")
+    if mb is not None:
         return mb << 20
     try:
         physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

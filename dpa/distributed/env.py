@@ -7,6 +7,7 @@ import sys
 from collections.abc import Mapping
 from typing import NamedTuple
 
+from .._validate import check_env_int
 from .errors import DistributedEnvironmentError, InvalidRankError
 from .layout import check_rank
 
@@ -20,16 +21,6 @@ class DistEnv(NamedTuple):
     world_size: int
     local_rank: int | None
     source: str  # "torch.distributed" or "environment"
-
-
-def _env_int(environ: Mapping[str, str], name: str) -> int | None:
-    raw = environ.get(name)
-    if raw is None or raw.strip() == "":
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"{name} should be an integer, but got {name}={raw!r}") from None
 
 
 def from_env(environ: Mapping[str, str] | None = None) -> DistEnv:
@@ -61,13 +52,14 @@ def from_env(environ: Mapping[str, str] | None = None) -> DistEnv:
         A variable is not an integer, or the rank is outside the world.
     """
     environ = os.environ if environ is None else environ
-    local_rank = _env_int(environ, "LOCAL_RANK")
+    local_rank = check_env_int("LOCAL_RANK", environ=environ)
     dist = sys.modules.get("torch.distributed")
     if dist is not None and dist.is_available() and dist.is_initialized():
         world_size = dist.get_world_size()
         return DistEnv(check_rank(dist.get_rank(), world_size), world_size, local_rank,
                        "torch.distributed")
-    rank, world_size = _env_int(environ, "RANK"), _env_int(environ, "WORLD_SIZE")
+    rank, world_size = (check_env_int("RANK", environ=environ),
+                         check_env_int("WORLD_SIZE", environ=environ))
     if rank is None and world_size is None:
         raise DistributedEnvironmentError(
             "cannot tell this process's rank: neither RANK and WORLD_SIZE are set (torchrun "
