@@ -17,7 +17,7 @@ torch = pytest.importorskip("torch")
 
 import dpa  # noqa: E402
 import dpa.torch as T  # noqa: E402
-from dpa import _core  # noqa: E402
+from dpa import _core, _team  # noqa: E402
 
 DATA = pathlib.Path(__file__).resolve().parent / "data"
 VECTORS = DATA / "philox-normal-v1-vectors.json"
@@ -172,3 +172,66 @@ def test_pixel_noise_checks_its_arguments():
         T.pixel_noise(bad, (2, 2))
     with pytest.raises(ValueError, match="at most 2\\*\\*33 pixels"):
         T.pixel_noise(batch, (2**17, 2**17))
+
+
+# ---- the noise as a job of the worker team ----------------------------------------
+
+
+def _rows(n, seed=77):
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, 2**63 - 1, n, dtype=np.int64)
+    epochs = rng.integers(0, 2**32, n, dtype=np.uint32)
+    stds = rng.random(n)
+    return ids, epochs, stds
+
+
+def _kernel(n, count, first=0, seed=2**64 - 3):
+    ids, epochs, stds = _rows(n)
+    out = np.full((n, count), np.nan, np.float32)
+    return _core.NoiseKernel(seed, ids, epochs, stds, out, first), out, (seed, ids, epochs, stds)
+
+
+@pytest.mark.parametrize("paths", PATHS)
+@pytest.mark.parametrize("n,count,first", [(1, 1, 0), (3, 301, 5), (40, 7, 2**33 - 7),
+                                           (2, 1000, 29)])
+def test_noise_kernel_in_any_pieces_equals_one_call(paths, n, count, first):
+    """Static parts and guided pieces that cut rows anywhere (grain 1), in the team
+    and in this thread: every value that of one call of the kernel."""
+    want = _fill(2**64 - 3, *_rows(n), count, first, 0)
+    total = n * count
+    cuts = [
+        ([0, total], ()),                                            # one part, this thread
+        ([0, total // 3, total // 3, total], ()),                   # static parts, one empty
+        ([0, total // 2, total], (7, 50, 1)),                       # guided, rows cut anywhere
+        ([0, 1, total], (1, 0, 1)),                                 # pieces of one value
+        ([0, total // 4, total // 2, 3 * total // 4, total], (3, 31, 1)),
+    ]
+    for bounds, layout in cuts:
+        kernel, out, _ = _kernel(n, count, first)
+        _team.fill(kernel, kernel.out, bounds, None, 0, 0, -1, paths, *layout)
+        assert out.tobytes() == want.tobytes(), (bounds, layout)
+    kernel, out, _ = _kernel(n, count, first)  # this thread, slices of 13 values
+    _core.fill(kernel, kernel.out, total, None, 0, 0, -1, paths, None, 0, 13, 1)
+    assert out.tobytes() == want.tobytes()
+
+
+def test_noise_kernel_refuses_what_would_corrupt_memory():
+    kernel, out, (seed, ids, epochs, stds) = _kernel(3, 10)
+    assert kernel.out.shape == (30,) and np.shares_memory(kernel.out, out)
+    with pytest.raises(ValueError, match="fills only its own array"):
+        _core.fill(kernel, np.empty(30, np.float32), 30, None, 0, 0, -1, 0)
+    with pytest.raises(IndexError, match="past the 30 records"):
+        _core.fill(kernel, kernel.out, 31, None, 0, 0, -1, 0)
+    with pytest.raises(ValueError, match="2-D float32"):
+        _core.NoiseKernel(seed, ids, epochs, stds, np.empty((3, 10)), 0)
+    with pytest.raises(ValueError, match="2-D float32"):
+        _core.NoiseKernel(seed, ids, epochs, stds, np.empty((10, 3), np.float32).T, 0)
+    with pytest.raises(ValueError, match="ids must be"):
+        _core.NoiseKernel(seed, ids[:2], epochs, stds, out, 0)
+    with pytest.raises(ValueError, match="epochs must be"):
+        _core.NoiseKernel(seed, ids, epochs.astype(np.int64), stds, out, 0)
+    with pytest.raises(ValueError, match="stds must be"):
+        _core.NoiseKernel(seed, ids, epochs, stds[::-1], out, 0)
+    with pytest.raises(ValueError, match=r"\[0, 2\*\*33\)"):
+        _core.NoiseKernel(seed, ids, epochs, stds, out, 2**33 - 9)
+    assert np.isnan(out).all()  # nothing was written
