@@ -5,19 +5,25 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import pathlib
 import random
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
+from conftest import on_kernel_path  # noqa: E402
+
 import dpa  # noqa: E402
 import dpa.torch as T  # noqa: E402
 from dpa import _core, _team  # noqa: E402
+from dpa.torch.noise import _SPLIT  # noqa: E402
 
 DATA = pathlib.Path(__file__).resolve().parent / "data"
 VECTORS = DATA / "philox-normal-v1-vectors.json"
@@ -235,3 +241,94 @@ def test_noise_kernel_refuses_what_would_corrupt_memory():
     with pytest.raises(ValueError, match=r"\[0, 2\*\*33\)"):
         _core.NoiseKernel(seed, ids, epochs, stds, out, 2**33 - 9)
     assert np.isnan(out).all()  # nothing was written
+
+
+# (rows, one sample's shape): fills too small to split, and fills that split into
+# every part asked for (many short rows, one long row, rows of no multiple of 32).
+SIZES = [(1, (3, 8, 8)), (5, (3, 21, 19)), (2, (1, 97, 75)), (64, (3, 16, 16)),
+         (1, (3, 256, 700)), (7, (3, 128, 129))]
+
+
+@pytest.mark.parametrize("choice", ["portable", "auto"])
+@pytest.mark.parametrize("threads", [1, 2, 3, 5])
+def test_pixel_noise_on_the_team_equals_one_call(choice, threads):
+    batch = _batch(range(100, 164))
+    stds = batch.table[2].to(torch.float32).to(torch.float64).numpy()
+    with on_kernel_path(choice):
+        for n, shape in SIZES:
+            count = int(np.prod(shape))
+            split = _SPLIT.parts(n * count, threads)  # what the sizes are for:
+            assert (split > 1) == (threads > 1 and n * count > 14_000) and split <= threads
+            part = batch.select(list(range(n)))
+            got = T.pixel_noise(part, shape, threads=threads)
+            want = _fill(batch.seed, part.sample_ids.numpy(), part.epochs.numpy(), stds[:n],
+                         count)
+            assert got.numpy().tobytes() == want.tobytes(), (n, shape, threads)
+    assert _team.team()._owner is None
+
+
+class _Alarm(Exception):
+    pass
+
+
+def _raise_alarm(signum, frame):
+    raise _Alarm
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_signal_stops_a_long_noise_fill_and_nothing_is_written_after(threads):
+    """An exception from a signal handler (as KeyboardInterrupt is) stops the fill
+    after the pieces running, and once raised nothing writes into the output."""
+    batch = _batch(range(8))
+    shape = (3, 1024, 2048)  # 50M values: about 0.4 s (two threads) on the portable path
+    out = torch.full((8, *shape), float("nan"))
+    previous = signal.signal(signal.SIGALRM, _raise_alarm)
+    try:
+        with on_kernel_path("portable"), pytest.raises(_Alarm):
+            signal.setitimer(signal.ITIMER_REAL, 0.05)
+            T.pixel_noise(batch, shape, out=out, threads=threads)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    bits = out.view(torch.int32).clone()
+    time.sleep(0.15)
+    assert torch.equal(out.view(torch.int32), bits)
+    written = ~out.isnan()
+    assert 0 < int(written.sum()) < out.numel()  # stopped part of the way through
+    first = T.pixel_noise(batch.select([0]), shape, threads=1)[0]
+    assert torch.equal(out[0][written[0]], first[written[0]])
+    assert _team.team()._owner is None
+    assert torch.equal(T.pixel_noise(batch.select([0]), shape, threads=threads)[0], first)
+
+
+def test_pixel_noise_after_fork_runs_on_a_team_of_its_own():
+    """A forked child (a DataLoader worker, say) has the parent's team object but
+    none of its threads: its fills start workers of its own, with the same bits."""
+    batch = _batch(range(4))
+    shape = (3, 64, 200)
+    want = T.pixel_noise(batch, shape, threads=2)
+    parent_team = _team.team()
+    assert parent_team._threads  # the parent's worker is running
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, then leave without running pytest's teardown
+        ok = False
+        try:
+            # torch's own OpenMP threads did not come along either: one thread, as a
+            # DataLoader worker sets, and numpy for the comparison
+            torch.set_num_threads(1)
+            got = T.pixel_noise(batch, shape, threads=2)
+            ok = got.numpy().tobytes() == want.numpy().tobytes() \
+                and _team.team() is not parent_team and len(_team.team()._threads) == 1
+        finally:
+            os.write(w, b"1" if ok else b"0")
+            os._exit(0)
+    os.close(w)
+    try:
+        report = os.read(r, 1)
+    finally:
+        os.close(r)
+        _, status = os.waitpid(pid, 0)
+    assert report == b"1" and os.waitstatus_to_exitcode(status) == 0
+    assert torch.equal(T.pixel_noise(batch, shape, threads=2), want)
+
