@@ -20,7 +20,7 @@ One job runs at a time, owned by whoever started it:
   team.
 
 Every wait looks at Python's signals at least every 0.1 s: a KeyboardInterrupt
-stops the job's participants after their current piece (at most about 20 ms
+stops the job's participants after their current piece (at most about 1 ms
 of work, see ``dpa.engine``) and is raised once none of them writes any more,
 so the caller's buffer is never written after the exception.
 
