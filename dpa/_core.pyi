@@ -27,6 +27,8 @@ class Kernel:
     def scheme(self) -> str: ...
     @property
     def has_hash(self) -> bool: ...
+    @property
+    def out(self) -> np.ndarray | None: ...
 
 class DPAKernel(Kernel):
     def __init__(
@@ -108,6 +110,19 @@ def welford_update(
 # ---- pixel noise: philox-normal-v1 ----------------------------------------------
 
 NOISE_MAX_PIXELS: int
+
+class NoiseKernel(Kernel):
+    def __init__(
+        self,
+        seed: int,
+        ids: npt.NDArray[np.int64],
+        epochs: npt.NDArray[np.uint32],
+        stds: npt.NDArray[np.float64],
+        out: npt.NDArray[np.float32],
+        first: int,
+    ) -> None: ...
+    @property
+    def out(self) -> npt.NDArray[np.float32]: ...
 
 def noise_fill(
     seed: int,

@@ -16,7 +16,9 @@ Layers, in order (see ``src/dpa_kernel.h`` for the algorithm):
    (bytes from offset 0, and the size of its hash field, 0 for none).
    ``DPAKernel`` and ``PhiloxKernel`` derive from it and hold their plans
    (for DPA: the prefix, depth, ranges and the pre-expanded constant blocks
-   of the hash chain).  :func:`fill` fills a record array with the GIL
+   of the hash chain); so does ``NoiseKernel``, whose items are the float32
+   values of ``philox-normal-v1`` pixel noise rather than records, so that
+   the team runs the noise too.  :func:`fill` fills a record array with the GIL
    released, its parts run by a :class:`Team` or one after another in the
    calling thread; it checks the layout against the kernel's declaration and
    never asks which scheme it has.  Inputs are validated by the Python
@@ -180,8 +182,8 @@ def chain_tail_blocks(fib_strings):
 cdef class Kernel:
     """A compiled plan of some scheme: what :func:`fill` needs to know of it.
 
-    The base of every scheme's kernel class; not built directly.  A subclass
-    holds its plan and, in ``__cinit__``, declares:
+    The base of every scheme's kernel class (and of ``NoiseKernel``); not
+    built directly.  A subclass holds its plan and, in ``__cinit__``, declares:
 
     ``fill``
         its C fill function (``dpa_fill_fn``, ``src/fill.h``);
@@ -194,7 +196,11 @@ cdef class Kernel:
         the bytes of its hash field, written at ``hash_offset``, or 0 if the
         scheme has none;
     ``scheme``
-        its name, for messages.
+        its name, for messages;
+    ``out``
+        None (a record scheme: its records go wherever :func:`fill` is told),
+        or the one array its plan writes into (``NoiseKernel``): :func:`fill`
+        then refuses any other.
     """
 
     cdef dpa_fill_fn fill
@@ -202,6 +208,7 @@ cdef class Kernel:
     cdef readonly int64_t record_size
     cdef readonly int64_t hash_size
     cdef readonly str scheme
+    cdef readonly object out
 
     @property
     def has_hash(self):
@@ -323,6 +330,8 @@ cdef int _job_for(dpa_job *job, kernel, cnp.ndarray out, bounds, ids, int64_t fi
     kern = <Kernel>kernel
     if kern.fill == NULL or kern.plan == NULL:
         raise TypeError(f"kernel {type(kernel).__name__} has no fill function")
+    if kern.out is not None and out is not kern.out:
+        raise ValueError(f"the {kern.scheme} kernel fills only its own array (kernel.out)")
     if cnp.PyArray_NDIM(out) != 1 or not cnp.PyArray_IS_C_CONTIGUOUS(out) \
             or not cnp.PyArray_ISWRITEABLE(out):
         raise ValueError("out must be a writeable C-contiguous 1-D array")
@@ -625,17 +634,94 @@ def sha256_compress_loop(Py_ssize_t nblocks, int paths):
 
 
 # ---- pixel noise: philox-normal-v1 (src/noise_kernel.h) -------------------------
-# Not a record scheme: a fill of binary32 noise, one row per sample, used by
-# dpa.torch.  Its own section so that the record machinery above stays as it is.
+# Not a record scheme: binary32 noise, one row per sample, used by dpa.torch.
+# NoiseKernel makes it a job of fill and the team like any scheme's: its plan
+# holds the rows' keys and the output, and its fill function is the kernel's
+# adapter to dpa_fill_fn; the record machinery above names it nowhere.
 
 cdef extern from "src/noise_kernel.h" nogil:
     int64_t DPA_NOISE_MAX_PIXELS
+    ctypedef struct dpa_noise_plan:
+        uint64_t seed
+        const int64_t *ids
+        const uint32_t *epochs
+        const double *stds
+        int64_t first
+        int64_t count
+        float *out
     void dpa_noise_fill(uint64_t seed, const int64_t *ids, const uint32_t *epochs,
                         const double *stds, int64_t n, int64_t first, int64_t count,
                         float *out, int64_t row_stride, int paths)
+    int dpa_noise_fill_items(const void *plan, const dpa_ids *ids, char *rec, int64_t n,
+                             int64_t itemsize, int64_t hash_offset, int paths)
     void dpa_noise_pair(uint32_t a, uint32_t b, double *z)
 
 NOISE_MAX_PIXELS = DPA_NOISE_MAX_PIXELS
+
+
+cdef int _check_noise_rows(arr, int typenum, Py_ssize_t n, str what) except -1:
+    """``arr`` is a C-contiguous 1-D array of ``typenum`` with ``n`` entries."""
+    cdef cnp.ndarray a
+    if not isinstance(arr, cnp.ndarray):
+        raise ValueError(f"{what} must be a C-contiguous 1-D array with one entry per row")
+    a = <cnp.ndarray>arr
+    if cnp.PyArray_TYPE(a) != typenum or cnp.PyArray_NDIM(a) != 1 \
+            or not cnp.PyArray_IS_C_CONTIGUOUS(a) or cnp.PyArray_DIM(a, 0) != n:
+        raise ValueError(f"{what} must be a C-contiguous 1-D array with one entry per row")
+    return 0
+
+
+cdef class NoiseKernel(Kernel):
+    """A plan of ``philox-normal-v1`` noise for :func:`fill` (``src/noise_kernel.h``).
+
+    Its items are the values of ``out`` flattened: item ``k`` is pixel
+    ``first + k % count`` of row ``k // count``, row ``i`` keyed by ``seed``,
+    ``epochs[i]`` and ``ids[i]`` and scaled by ``stds[i]``.  Fill
+    ``kernel.out`` (the 1-D view of ``out``), ids None, hash offset -1; the
+    items depend only on the plan, never on the parts or pieces.  Holds the
+    arrays until it is gone.  The values are the caller's to validate
+    (``dpa.torch.noise``); this checks what would otherwise corrupt memory.
+
+    Parameters
+    ----------
+    seed : int
+        ``0 <= seed < 2**64``.
+    ids, epochs, stds : ndarray
+        C-contiguous int64, uint32 and float64, one entry per row of ``out``.
+    out : ndarray
+        A writeable C-contiguous ``(rows, count)`` float32 array.
+    first : int
+        The pixel of column 0; ``first + count <= NOISE_MAX_PIXELS``.
+    """
+
+    cdef dpa_noise_plan _plan
+    cdef object _ids, _epochs, _stds
+
+    def __cinit__(self, uint64_t seed, ids, epochs, stds, cnp.ndarray out, int64_t first):
+        if cnp.PyArray_TYPE(out) != cnp.NPY_FLOAT32 or cnp.PyArray_NDIM(out) != 2 \
+                or not cnp.PyArray_IS_C_CONTIGUOUS(out) or not cnp.PyArray_ISWRITEABLE(out):
+            raise ValueError("out must be a writeable C-contiguous 2-D float32 array")
+        cdef Py_ssize_t n = cnp.PyArray_DIM(out, 0)
+        cdef int64_t count = cnp.PyArray_DIM(out, 1)
+        _check_noise_rows(ids, cnp.NPY_INT64, n, "ids")
+        _check_noise_rows(epochs, cnp.NPY_UINT32, n, "epochs")
+        _check_noise_rows(stds, cnp.NPY_FLOAT64, n, "stds")
+        if first < 0 or first + count > DPA_NOISE_MAX_PIXELS:
+            raise ValueError("pixels must lie in [0, 2**33)")
+        self._ids, self._epochs, self._stds = ids, epochs, stds
+        self._plan.seed = seed
+        self._plan.ids = <const int64_t *>cnp.PyArray_DATA(<cnp.ndarray>ids)
+        self._plan.epochs = <const uint32_t *>cnp.PyArray_DATA(<cnp.ndarray>epochs)
+        self._plan.stds = <const double *>cnp.PyArray_DATA(<cnp.ndarray>stds)
+        self._plan.first = first
+        self._plan.count = count
+        self.out = out.reshape(-1)  # a view: out is C-contiguous
+        self._plan.out = <float *>cnp.PyArray_DATA(<cnp.ndarray>self.out)
+        self.fill = dpa_noise_fill_items
+        self.plan = &self._plan
+        self.record_size = 4
+        self.hash_size = 0
+        self.scheme = "philox-normal-v1"
 
 
 def noise_fill(uint64_t seed, const int64_t[::1] ids, const uint32_t[::1] epochs,
@@ -643,9 +729,12 @@ def noise_fill(uint64_t seed, const int64_t[::1] ids, const uint32_t[::1] epochs
     """Fill ``out[i, k]`` with the noise of sample ``ids[i]`` at pixel ``first + k``.
 
     ``philox-normal-v1`` (``src/noise_kernel.h``): row ``i`` is keyed by
-    ``seed``, ``epochs[i]`` and ``ids[i]``, scaled by ``stds[i]``.  The GIL
-    is released; callers (``dpa.torch``) have validated the values, this
-    checks only what would otherwise corrupt memory.
+    ``seed``, ``epochs[i]`` and ``ids[i]``, scaled by ``stds[i]``.  One call
+    of the kernel over all of ``out`` in this thread with the GIL released,
+    never looking at signals: a test hook (the known answers), and the
+    reference the tests hold fills of a :class:`NoiseKernel` to (what
+    ``dpa.torch`` runs, on the team).  This checks only what would
+    otherwise corrupt memory.
     """
     cdef Py_ssize_t n = out.shape[0]
     cdef int64_t count = out.shape[1]

@@ -132,20 +132,19 @@ _MAX_PIECE_NS = 1_000_000
 _NOTIFY_NS = 200_000
 
 
-class _Plan:
-    """What a call needs of one (seeding, config): the compiled kernel and how
-    to cut records into parts and pieces, built once per pair (see :func:`plan`)."""
+class WorkSplit:
+    """WorkSplit(ns, grain)
 
-    __slots__ = ("seeding", "config", "kernel", "has_hash", "part_records", "chunk",
-                 "max_chunk", "grain", "notify_records")
+    How a fill of records (or any kernel's items) that cost ``ns``
+    nanoseconds each, ``grain`` at a time (the kernel's group), is cut into
+    parts and guided pieces by the constants above.  :class:`_Plan` is one for
+    a scheme's records; ``dpa.torch.noise`` has one for the pixel noise.
+    """
 
-    def __init__(self, seeding: Seeding, config: AugmentationConfig) -> None:
-        self.seeding = seeding
-        self.config = config
-        self.kernel = seeding.kernel(config)
-        self.has_hash = seeding.has_hash
-        ns = seeding.ns_per_record
-        self.grain = grain = seeding.group
+    __slots__ = ("part_records", "chunk", "max_chunk", "grain", "notify_records")
+
+    def __init__(self, ns: float, grain: int) -> None:
+        self.grain = grain
         self.part_records = max(1, int(_MIN_PART_NS / ns))
         self.chunk = max(1, -(-int(_MIN_PIECE_NS / ns) // grain)) * grain
         self.max_chunk = max(self.chunk, int(_MAX_PIECE_NS / ns) // grain * grain)
@@ -164,6 +163,34 @@ class _Plan:
         """``(chunk, max_chunk, grain, row_len, row_step)`` for ``_core.fill``:
         the team's guided pieces, and the rows of :class:`IdRows` ids."""
         return (self.chunk, self.max_chunk, self.grain) + rows
+
+    def fill(self, kernel: Any, out: np.ndarray, n: int, ids: np.ndarray | None, first: int,
+             step: int, hash_offset: int, threads: int | None,
+             rows: tuple[int, int] = (0, 0)) -> None:
+        """Fill records ``0 .. n-1`` of ``out`` with ``kernel`` and the paths in
+        effect: in this thread if the call is one part, else on the team, one
+        part per thread (the arguments as ``_core.fill``'s)."""
+        parts = self.parts(n, threads)
+        if parts == 1:
+            _core.fill(kernel, out, n, ids, first, step, hash_offset, _paths, None, 0,
+                       self.max_chunk, self.grain, *rows)
+        else:
+            _team.fill(kernel, out, [n * k // parts for k in range(parts + 1)], ids, first,
+                       step, hash_offset, _paths, *self.layout(rows))
+
+
+class _Plan(WorkSplit):
+    """What a call needs of one (seeding, config): the compiled kernel and how
+    to cut records into parts and pieces, built once per pair (see :func:`plan`)."""
+
+    __slots__ = ("seeding", "config", "kernel", "has_hash")
+
+    def __init__(self, seeding: Seeding, config: AugmentationConfig) -> None:
+        self.seeding = seeding
+        self.config = config
+        self.kernel = seeding.kernel(config)
+        self.has_hash = seeding.has_hash
+        super().__init__(seeding.ns_per_record, seeding.group)
 
 
 class IdRows:
@@ -365,13 +392,7 @@ def generate_seeded(ids: Any, config: AugmentationConfig | None, seeding: Seedin
         ids, config, seeding, out, threads, hash)
     if n == 0:
         return out
-    parts = p.parts(n, threads)
-    if parts == 1:
-        _core.fill(p.kernel, out, n, id_array, first, step, hash_offset, _paths, None, 0,
-                   p.max_chunk, p.grain, *rows)
-    else:
-        _team.fill(p.kernel, out, [n * k // parts for k in range(parts + 1)], id_array, first,
-                   step, hash_offset, _paths, *p.layout(rows))
+    p.fill(p.kernel, out, n, id_array, first, step, hash_offset, threads, rows)
     return out
 
 

@@ -14,6 +14,7 @@ from dpa.bench import torch as bench  # noqa: E402
 
 TINY = dict(repeats=1, batch=2, side=24, loader_samples=128, loader_side=8)
 BASELINES = {"pixel_noise": "torch_randn", "pixel_noise_1_thread": "torch_randn",
+             "pixel_noise_small": "torch_randn_small",
              "loader_epoch": "loader_epoch_rand", "loader_only": "loader_only_plain"}
 
 

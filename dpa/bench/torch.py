@@ -15,6 +15,12 @@ Rows (medians of interleaved rounds after a warm-up; ``quick`` shrinks the sizes
     batch's shape (all threads; one thread), values/s, against
     ``torch_randn``: ``torch.randn(..., out=buf)`` filling the same buffer
     (not reproducible per sample).
+``pixel_noise_small``
+    The same for a batch of 32 x 3 x 64 x 64 (at most the big batch's size),
+    a DataLoader step on small images, against ``torch_randn_small`` into
+    that buffer: where handing parts to threads costs most, relative to the
+    fill.  The two take turns in rounds of their own (five times as many),
+    so that each follows the other and neither follows a 38 MB fill.
 ``loader_epoch``
     One epoch of ``DataLoader(ParamDataset(images), sampler=
     DistributedIndexSampler, batch_size=64, num_workers=2)`` over 1,024 images of
@@ -111,6 +117,20 @@ def _hand_written(images: torch.Tensor, cfg: Any) -> torch.Tensor:
     return y.clamp_(0, 1)
 
 
+def _rounds(work: dict[str, Callable[[], Any]], repeats: int) -> dict[str, list[float]]:
+    """Seconds of each call in ``repeats`` rounds, the calls taking turns, after a warm-up."""
+    times: dict[str, list[float]] = {k: [] for k in work}
+    with torch.no_grad():
+        for fn in work.values():
+            fn()
+        for _ in range(repeats):
+            for name, fn in work.items():
+                t = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t)
+    return times
+
+
 def _epoch(loader: DataLoader, sampler: Any, step: Callable[[Any], Any], epoch: int) -> float:
     sampler.set_epoch(epoch)
     t = time.perf_counter()
@@ -132,6 +152,9 @@ def run(quick: bool = False, repeats: int | None = None, *, batch: int | None = 
     recs = dpa.generate(range(batch), cfg, scheme="philox", base_seed=7, epoch=1)
     params = T.ParamBatch.from_records(recs, 7, 1)
     buf = torch.empty(images.shape)
+    small_side = min(side, 64)
+    small = torch.empty(min(batch, 32), 3, small_side, small_side)
+    small_params = params.select(list(range(small.shape[0])))
     kornia, why_not = _kornia_pipeline()
 
     work: dict[str, Callable[[], Any]] = {
@@ -143,15 +166,11 @@ def run(quick: bool = False, repeats: int | None = None, *, batch: int | None = 
     }
     if kornia is not None:
         work["kornia_pipeline"] = lambda: kornia(images)
-    times: dict[str, list[float]] = {k: [] for k in work}
-    with torch.no_grad():
-        for fn in work.values():  # warm-up
-            fn()
-        for _ in range(repeats):
-            for name, fn in work.items():
-                t = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - t)
+    times = _rounds(work, repeats)
+    times.update(_rounds({
+        "pixel_noise_small": lambda: T.pixel_noise(small_params, small.shape[1:], out=small),
+        "torch_randn_small": lambda: torch.randn(small.shape, out=small),
+    }, 5 * repeats))
 
     # ---- the DataLoader epoch, both loops taking turns ----
     n_loader = loader_samples or (256 if quick else 1024)
@@ -182,6 +201,7 @@ def run(quick: bool = False, repeats: int | None = None, *, batch: int | None = 
     counts = {k: batch for k in ("apply_params", "kornia_pipeline")}
     counts.update({k: images.numel() for k in ("pixel_noise", "pixel_noise_1_thread",
                                                "torch_randn")})
+    counts.update({k: small.numel() for k in ("pixel_noise_small", "torch_randn_small")})
     counts.update({k: n_loader for k in loops})
     rate = {k: counts[k] / statistics.median(v) for k, v in times.items() if v}
 
@@ -198,6 +218,10 @@ def run(quick: bool = False, repeats: int | None = None, *, batch: int | None = 
             "philox-normal-v1 into the same buffer, all threads"),
         fig("pixel_noise_1_thread", "torch_randn", "values/s",
             "philox-normal-v1 into the same buffer, one thread"),
+        fig("torch_randn_small", None, "values/s",
+            f"torch.randn into a {'x'.join(map(str, small.shape))} float32 buffer"),
+        fig("pixel_noise_small", "torch_randn_small", "values/s",
+            "philox-normal-v1 into the same buffer, all threads"),
     ]
     if kornia is not None:
         rows.append(fig("kornia_pipeline", None, "images/s",

@@ -303,3 +303,25 @@ void dpa_noise_fill(uint64_t seed, const int64_t *ids, const uint32_t *epochs,
     }
     (void)avx2;
 }
+
+int dpa_noise_fill_items(const void *plan, const dpa_ids *ids, char *rec, int64_t n,
+                         int64_t itemsize, int64_t hash_offset, int paths)
+{
+    const dpa_noise_plan *p = (const dpa_noise_plan *)plan;
+    float *out = (float *)rec;
+    int64_t k = out - p->out, row, j, take;
+    (void)ids;
+    (void)itemsize;
+    (void)hash_offset;
+    while (n > 0) {  /* one call per row's share of the items */
+        row = k / p->count;
+        j = k % p->count;
+        take = p->count - j < n ? p->count - j : n;
+        dpa_noise_fill(p->seed, p->ids + row, p->epochs + row, p->stds + row, 1,
+                       p->first + j, take, out, p->count, paths);
+        out += take;
+        k += take;
+        n -= take;
+    }
+    return 0;
+}

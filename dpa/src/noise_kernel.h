@@ -41,6 +41,33 @@ void dpa_noise_fill(uint64_t seed, const int64_t *ids, const uint32_t *epochs,
                     const double *stds, int64_t n, int64_t first, int64_t count, float *out,
                     int64_t row_stride, int paths);
 
+/*
+ * The noise as a job of the worker team (team.h): a plan and a fill
+ * function of the one signature dpa_fill_fn (fill.h), so that the team runs
+ * it as it runs a record scheme, without knowing it.  The job's items are
+ * the plan's float32 values, rows of `count`: item k is pixel
+ * first + k mod count of row k div count, written at out[k].
+ */
+typedef struct {
+    uint64_t seed;
+    const int64_t *ids;      /* per row: sample id (>= 0), epoch, std */
+    const uint32_t *epochs;
+    const double *stds;
+    int64_t first;           /* the pixel of item 0 of each row */
+    int64_t count;           /* pixels per row, >= 1 */
+    float *out;              /* rows * count values; the job's output */
+} dpa_noise_plan;
+
+/*
+ * The dpa_fill_fn of a noise job: fills the n items at `rec`, which must
+ * point into the plan's `out` (item k at out + k; the caller passes out as
+ * the job's output, with an item size of 4 bytes).  The ids, itemsize and
+ * hash_offset are not used: where an item lies says which value it is.
+ * Returns 0 (no allocation).
+ */
+int dpa_noise_fill_items(const void *plan, const dpa_ids *ids, char *rec, int64_t n,
+                         int64_t itemsize, int64_t hash_offset, int paths);
+
 /* The Box-Muller step alone (a test hook): z[0], z[1] from words a, b. */
 void dpa_noise_pair(uint32_t a, uint32_t b, double z[2]);
 

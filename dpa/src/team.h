@@ -14,7 +14,8 @@
  *   2. its kernel class in _core.pyx (a subclass of Kernel that builds the
  *      plan and declares the fill function and record layout), and
  *   3. its entry in the scheme table of dpa/seeding.py;
- * nothing here or in team.c changes.
+ * nothing here or in team.c changes.  dpa.torch's pixel noise runs the same
+ * way: a plan and a fill function of that signature (noise_kernel.h).
  *
  * Two ways to run a job:
  *   - in the foreground (dpa_team_start(..., caller = 1), then

@@ -12,25 +12,28 @@ The std is the batch's noise parameter rounded to float32 first, so a table
 moved to a device as float32 gives the same noise as the float64 table it
 came from.
 
-Threads: a fill of at least ``_MIN_THREADED`` values in the main process is
-split by rows (or, for fewer rows than threads, by pixel ranges) over
-``threads`` threads (default :func:`dpa.default_threads`), each running the
-kernel with the GIL released; in a DataLoader worker, where the workers are
-the parallelism, it runs in one thread.  The bits never depend on it.
+Threads: the fill is a job of dpa's worker team (:mod:`dpa._team`) whose
+items are the batch's values in C order (``_core.NoiseKernel``), cut by work
+as ``generate`` cuts records (:class:`dpa.engine.WorkSplit`): a fill of fewer
+than about 14,000 values runs in the calling thread, a larger one in up to
+``threads`` parts (default :func:`dpa.default_threads`), whose threads take
+guided pieces of consecutive values (within a row or across rows) until none
+is left.  In a DataLoader worker, where the workers are the parallelism, it
+runs in one thread.  The GIL is released throughout; a KeyboardInterrupt
+stops every thread after its piece (at most about 1 ms of work) and is raised
+once none writes into the output any more.  The bits never depend on any of
+it.
 """
 
 from __future__ import annotations
 
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 from torch.utils.data import get_worker_info
 
 from .. import _core
 from .._validate import check_int, check_positive_int
-from ..engine import default_threads, kernel_path_bits
+from ..engine import WorkSplit, default_threads
 from .params import ParamBatch
 
 __all__ = ["NOISE_VERSION", "pixel_noise"]
@@ -38,59 +41,12 @@ __all__ = ["NOISE_VERSION", "pixel_noise"]
 #: The noise's specification (docs/schemes.md); a change of bits is a new version.
 NOISE_VERSION = "philox-normal-v1"
 
-#: Below this many values a fill runs in one thread (a handoff costs ~0.1 ms).
-_MIN_THREADED = 1 << 19
-
-_pool: tuple[int, ThreadPoolExecutor] | None = None  # (its size, the pool)
-_pool_lock = threading.Lock()
-
-
-def _executor(workers: int) -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None or _pool[0] < workers:
-            if _pool is not None:
-                _pool[1].shutdown(wait=False)
-            _pool = (workers, ThreadPoolExecutor(max_workers=workers,
-                                                 thread_name_prefix="dpa-noise"))
-        return _pool[1]
-
-
-def _forget_pool() -> None:  # a forked child has the pool object but not its threads
-    global _pool
-    _pool = None
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
-
-
-def _fill(seed: int, ids: np.ndarray, epochs: np.ndarray, stds: np.ndarray, out: np.ndarray,
-          threads: int) -> None:
-    n, count = out.shape
-    paths = kernel_path_bits()
-    parts = min(threads, max(1, n * count // (_MIN_THREADED // 2)))
-    if parts <= 1:
-        _core.noise_fill(seed, ids, epochs, stds, out, 0, paths)
-        return
-    jobs = []
-    if n >= parts:  # by rows
-        bounds = [n * k // parts for k in range(parts + 1)]
-        for a, b in zip(bounds, bounds[1:]):
-            jobs.append((ids[a:b], epochs[a:b], stds[a:b], out[a:b], 0))
-    else:  # by pixel ranges of each row, cut at multiples of 32 (the kernel's groups)
-        cuts = [min(count, count * k // parts // 32 * 32) for k in range(parts)] + [count]
-        for i in range(n):
-            for a, b in zip(cuts, cuts[1:]):
-                if b > a:
-                    jobs.append((ids[i:i + 1], epochs[i:i + 1], stds[i:i + 1],
-                                 out[i:i + 1, a:b], a))
-    pool = _executor(parts - 1)
-    head, rest = jobs[0], jobs[1:]
-    futures = [pool.submit(_core.noise_fill, seed, *job[:4], job[4], paths) for job in rest]
-    _core.noise_fill(seed, *head[:4], head[4], paths)
-    for f in futures:
-        f.result()
+#: How a fill is cut: about 3.5 ns per value (the AVX2 path, one thread; the
+#: portable path takes about 15), pieces in multiples of 32 values (the AVX2
+#: path's step: they start on its groups when a row's length is a multiple of
+#: 32 too; elsewhere the kernel's portable code fills the few values around a
+#: cut, with the same bits).
+_SPLIT = WorkSplit(3.5, 32)
 
 
 def pixel_noise(params: ParamBatch, shape: tuple[int, ...] | torch.Size, *,
@@ -147,7 +103,8 @@ def pixel_noise(params: ParamBatch, shape: tuple[int, ...] | torch.Size, *,
     ids = params.sample_ids.numpy()
     if n and ids.min() < 0:
         raise ValueError("sample ids should be non-negative")
-    _fill(params.seed, np.ascontiguousarray(ids), epochs.astype(np.uint32), stds,
-          out.numpy().reshape(n, count), threads)
+    kernel = _core.NoiseKernel(params.seed, np.ascontiguousarray(ids),
+                               epochs.astype(np.uint32), stds, out.numpy().reshape(n, count), 0)
+    _SPLIT.fill(kernel, kernel.out, n * count, None, 0, 0, -1, threads)
     return out
 
