@@ -44,6 +44,7 @@ enum { PH_IDLE = 0, PH_POSTED = 1, PH_RUNNING = 2, PH_REVOKED = 3 };
 /* A worker's slot, alone on its cache line. */
 typedef struct {
     _Alignas(64) atomic_uint_fast64_t state;
+    atomic_int asleep;  /* the worker sleeps (or is about to) on work_cv */
 } dpa_slot;
 
 struct dpa_team {
@@ -104,8 +105,10 @@ dpa_team *dpa_team_new(int64_t spin_ns)
     if (posix_memalign((void **)&team, 64, sizeof(*team)) != 0)
         return NULL;
     memset(team, 0, sizeof(*team));
-    for (k = 0; k < DPA_TEAM_MAX_PARTS; k++)
+    for (k = 0; k < DPA_TEAM_MAX_PARTS; k++) {
         atomic_init(&team->slot[k].state, 0);
+        atomic_init(&team->slot[k].asleep, 0);
+    }
     pthread_mutex_init(&team->mutex, NULL);
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);  /* deadlines are monotonic */
@@ -256,8 +259,10 @@ static void wait_for_post(dpa_team *team, int index, uint64_t seen)
     }
     pthread_mutex_lock(&team->mutex);
     atomic_fetch_add(&team->sleepers, 1);
+    atomic_store(&team->slot[index].asleep, 1);  /* before the check: see dpa_team_start */
     while (!new_post_or_stop(team, index, seen))
         pthread_cond_wait(&team->work_cv, &team->mutex);
+    atomic_store(&team->slot[index].asleep, 0);
     atomic_fetch_sub(&team->sleepers, 1);
     pthread_mutex_unlock(&team->mutex);
 }
@@ -322,7 +327,16 @@ uint64_t dpa_team_start(dpa_team *team, const dpa_job *job, int caller)
     atomic_store(&team->gen, gen);
     for (k = 1; k <= workers; k++)
         atomic_store(&team->slot[k].state, gen << 2 | PH_POSTED);
-    wake(&team->mutex, &team->work_cv, &team->sleepers);
+    /* Wake the sleepers only if a posted worker is one of them: waking the
+     * team's other workers for nothing costs the CPUs the job runs on (a
+     * stream's background jobs leave more workers than a small call posts).
+     * A worker marks itself asleep before it checks for a post, and the
+     * posts are stored before the marks are read, so none is missed. */
+    for (k = 1; k <= workers; k++)
+        if (atomic_load(&team->slot[k].asleep)) {
+            wake(&team->mutex, &team->work_cv, &team->sleepers);
+            break;
+        }
     wake(&team->mutex, &team->done_cv, &team->joiners);  /* a joiner of a superseded job */
     return gen;
 }
