@@ -136,7 +136,11 @@ def test_cluster_shard_size_follows_the_cluster(client, tmp_path):
     res = dio.save_dataset(dpa.ParamStream(range(800_000), scheme="philox"), tmp_path / "ds",
                            runner=dd.ClientRunner(client))
     assert dd.ClientRunner(client).parallelism == 2
-    assert res.manifest["shard_records"] == 100_000 and len(res.shards) == 8
+    # a shard per thread: 800,000 philox records are far less than a second of work
+    # each (four per thread, 100,000 records, would pay a shard's fixed costs 8 times)
+    assert res.manifest["shard_records"] == 400_000 and len(res.shards) == 2
+    assert res.manifest["shard_records"] == dio.DatasetPlan.auto_shard_records(
+        800_000, 2, dpa.Seeding.from_args("philox").ns_per_record)
 
 
 def test_failed_shard_names_it_and_resume_finishes(client, tmp_path):

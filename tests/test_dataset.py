@@ -316,6 +316,11 @@ def test_auto_shard_records():
     assert auto(0) == 1 and auto(1000) == 1000 and auto(100_000) == 65_536
     assert auto(5_000_000, 2) == 625_000  # 4 equal shards per thread
     assert auto(10**11, 200) == 1 << 23
+    # at least a second of one thread's work, while every thread gets a shard
+    assert auto(5_000_000, 2, 800.0) == 1_250_000
+    assert auto(1_000_000, 2, 800.0) == 500_000
+    assert auto(50_000_000, 2, 15.0) == 1 << 23
+    assert auto(100_000, 2, 0.0) == 65_536
 
 
 def test_consumed_stream_exports_the_rest(tmp_path):

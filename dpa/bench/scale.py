@@ -40,6 +40,7 @@ from typing import Any
 
 from ..dask import ClientRunner, cluster_client
 from ..io import DatasetPlan, save_dataset
+from ..seeding import Seeding
 from ..stream import ParamStream
 from .child import cpu_seconds, measure, peak_rss_mb, section_main
 
@@ -66,7 +67,8 @@ def _child_sharded(scheme: str, n: int, path: str, workers: int) -> dict[str, An
         client.run(_warm)
         runner = ClientRunner(client)
         small = max(1, n // 10)
-        size = DatasetPlan.auto_shard_records(n, runner.parallelism)  # the same shards at N
+        size = DatasetPlan.auto_shard_records(  # the same shards as at N
+            n, runner.parallelism, Seeding.from_args(scheme).ns_per_record)
         save_dataset(ParamStream(range(small), scheme=scheme), path, shard_records=size,
                      runner=runner)
         rss_small = max(client.run(peak_rss_mb).values())

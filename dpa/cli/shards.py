@@ -30,7 +30,8 @@ def add_options(p: argparse.ArgumentParser) -> None:
                         "last (read it with stats, head, dpa.io.load)")
     g.add_argument("--shard-records", type=positive_int, metavar="N",
                    help="records per shard (default: about 4 shards per worker thread, "
-                        "64Ki to 8Mi records; when resuming, the interrupted export's)")
+                        "each at least ~1 s of work, 64Ki to 8Mi records; when resuming, "
+                        "the interrupted export's)")
     where = g.add_mutually_exclusive_group()
     where.add_argument("--scheduler", metavar="ADDRESS",
                        help="write the shards on the cluster of this Dask scheduler "

@@ -285,8 +285,9 @@ def save_dataset(source: ParamStream, directory: str | os.PathLike, *, hash: boo
         Include DPA's hex digest (``scheme="dpa"`` only).
     shard_records : int, optional
         Records per shard.  Default: the plan's when resuming, else about four
-        equal shards per thread of the runner, between 64 Ki and 8 Mi records
-        (:meth:`DatasetPlan.auto_shard_records`).
+        equal shards per thread of the runner, each at least about a second of
+        one thread's work while every thread gets one, between 64 Ki and 8 Mi
+        records (:meth:`DatasetPlan.auto_shard_records`).
     force : bool
         Replace a complete dataset, or discard an interrupted export.
     resume : bool
@@ -337,7 +338,8 @@ def save_dataset(source: ParamStream, directory: str | os.PathLike, *, hash: boo
 
     old = _prepare(dest, force, resume)
     size = shard_records or (old.shard_records if old is not None else
-                             DatasetPlan.auto_shard_records(len(ids), runner.parallelism))
+                             DatasetPlan.auto_shard_records(len(ids), runner.parallelism,
+                                                            source.param_seeding.ns_per_record))
     plan = DatasetPlan(ids, source.config, source.param_seeding, hash, size)
     if old is not None:
         conflict = resume_conflict(old.provenance(), plan.provenance())
