@@ -42,8 +42,6 @@ Run alone: ``python -m dpa.bench.batch [--quick] [--json]``.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import os
 import shutil
@@ -61,6 +59,7 @@ from ..config import get_preset
 from ..params import stream_augmentation_chain
 from ..engine import generate
 from ..records import PARAM_DTYPE
+from .child import section_main
 
 __all__ = ["SIZES", "run"]
 
@@ -376,22 +375,16 @@ def run(quick: bool = False, *, samples: int | None = None, memmap_records: int 
     return rows
 
 
+def _show(r: dict[str, Any]) -> str:
+    extra = f", peak RSS +{r['peak_rss_mb']:.1f} MB" if r.get("peak_rss_mb") is not None else ""
+    return (f"{r['name']:<24} {r['samples_per_s']:>14,.0f} samples/s  "
+            f"ratio {r['ratio']:.3f} vs {r['baseline']}{extra}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m dpa.bench.batch [--quick] [--json]``: print the rows."""
-    p = argparse.ArgumentParser(prog="python -m dpa.bench.batch", description=__doc__.split(
-        "\n")[0])
-    p.add_argument("--quick", action="store_true", help="small sizes (a few seconds)")
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    args = p.parse_args(argv)
-    rows = run(args.quick)
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    for r in rows:
-        extra = f", peak RSS +{r['peak_rss_mb']:.1f} MB" if r.get("peak_rss_mb") is not None else ""
-        print(f"{r['name']:<24} {r['samples_per_s']:>14,.0f} samples/s  "
-              f"ratio {r['ratio']:.3f} vs {r['baseline']}{extra}")
-    return 0
+    return section_main(argv, prog="python -m dpa.bench.batch",
+                        description=__doc__.split("\n")[0], run=run, show=_show)
 
 
 if __name__ == "__main__":

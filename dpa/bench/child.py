@@ -66,15 +66,17 @@ def measure(module: str, *argv: Any) -> dict[str, Any]:
 
 
 def section_main(argv: list[str] | None, *, prog: str, description: str,
-                 child: Callable[[list[str]], dict[str, Any]],
                  run: Callable[..., list[dict[str, Any]]],
-                 show: Callable[[dict[str, Any]], str]) -> int:
-    """The command line of a section run alone: ``--child ARGS`` runs
-    ``child(ARGS)`` and prints its result (with :func:`peak_rss_mb`) as JSON;
-    otherwise ``run(quick, directory=DIR)`` and one ``show(row)`` line per
-    row, or the rows as JSON with ``--json``."""
+                 show: Callable[[dict[str, Any]], str],
+                 child: Callable[[list[str]], dict[str, Any]] | None = None) -> int:
+    """The command line of a section run alone: with ``child``, ``--child
+    ARGS`` runs ``child(ARGS)`` and prints its result (with
+    :func:`peak_rss_mb`) as JSON, and ``--dir DIR`` is passed to ``run`` as
+    ``directory`` (sections with children write files); otherwise
+    ``run(quick)``.  One ``show(row)`` line per row, or the rows as JSON with
+    ``--json``."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--child"]:
+    if child is not None and argv[:1] == ["--child"]:
         result = child(argv[1:])
         result["peak_rss_mb"] = peak_rss_mb()
         print(json.dumps(result))
@@ -82,9 +84,11 @@ def section_main(argv: list[str] | None, *, prog: str, description: str,
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--quick", action="store_true", help="small sizes: a few seconds")
     parser.add_argument("--json", action="store_true", help="print JSON rows")
-    parser.add_argument("--dir", help="where to write the files (default: the current directory)")
+    if child is not None:
+        parser.add_argument("--dir",
+                            help="where to write the files (default: the current directory)")
     args = parser.parse_args(argv)
-    rows = run(args.quick, directory=args.dir)
+    rows = run(args.quick, directory=args.dir) if child is not None else run(args.quick)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

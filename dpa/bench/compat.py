@@ -33,7 +33,6 @@ Run alone: ``python -m dpa.bench.compat [--quick] [--json]``.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -48,6 +47,7 @@ from typing import Any
 from .. import _reference
 from ..compat import dpa as C
 from ..config import FIELDS, AugmentationConfig, get_preset
+from .child import section_main
 
 __all__ = ["SIZES", "run"]
 
@@ -262,22 +262,16 @@ def run(quick: bool = False, *, records: int | None = None, repeats: int | None 
     return rows
 
 
+def _show(r: dict[str, Any]) -> str:
+    return (f"{r['name'] + ' [' + r['input'] + ']':<48} {r['compat_records_per_s']:>12,.0f}/s "
+            f"vs {r['oracle_records_per_s']:>10,.0f}/s  speedup {r['speedup']:6.1f}x  "
+            f"(CPU {r['cpu_speedup']:5.1f}x)  equal {r['equal']}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m dpa.bench.compat [--quick] [--json]``: print the rows."""
-    p = argparse.ArgumentParser(prog="python -m dpa.bench.compat",
-                                description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="small sizes (a few seconds)")
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    args = p.parse_args(argv)
-    rows = run(args.quick)
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    for r in rows:
-        print(f"{r['name'] + ' [' + r['input'] + ']':<48} {r['compat_records_per_s']:>12,.0f}/s "
-              f"vs {r['oracle_records_per_s']:>10,.0f}/s  speedup {r['speedup']:6.1f}x  "
-              f"(CPU {r['cpu_speedup']:5.1f}x)  equal {r['equal']}")
-    return 0
+    return section_main(argv, prog="python -m dpa.bench.compat",
+                        description=__doc__.split("\n")[0], run=run, show=_show)
 
 
 if __name__ == "__main__":
